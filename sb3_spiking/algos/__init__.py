@@ -1,0 +1,1 @@
+"""algos of sb3-spiking."""

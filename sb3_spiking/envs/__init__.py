@@ -1,0 +1,1 @@
+"""envs of sb3-spiking."""

@@ -1,0 +1,1 @@
+"""marl of sb3-spiking."""

@@ -1,0 +1,1 @@
+"""policies of sb3-spiking."""

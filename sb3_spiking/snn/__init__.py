@@ -1,0 +1,1 @@
+"""Pure-torch spiking building blocks (no reinforcement learning, nothing from SB3)."""
