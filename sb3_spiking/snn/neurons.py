@@ -8,16 +8,23 @@ Single-step cells for the temporal alignment paradigm (seed 003, one neuron upda
 Both take ``state = (u, c)``: ``u`` the membrane potential after the reset (``u_hat``), ``c`` the current.
 Both split their update into :meth:`input_current` (depends only on the layer input, so a whole sequence
 can be done in one matmul) and :meth:`step` (the elementwise recurrence).
+
+Multi-step neurons for the stateless population actors (seed 000, one observation = one T-step
+simulation starting from zero state), fed with the synaptic input of all T steps at once:
+
+- :class:`CurrentLIF`: current-based LIF of Pop-SAN (seed 000, Eq. 11-13), hand-written backward;
+- :class:`DynamicNeuron`: 2nd-order dynamic neuron of MDC-SAN.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sb3_spiking.snn.surrogate import SurrogateLike, make
+from sb3_spiking.snn.surrogate import Surrogate, SurrogateLike, make
 
 CellState = tuple[Tensor, Tensor]
 
@@ -150,3 +157,188 @@ class LIFCell(_SpikingCell):
         spikes = self.spike(u - self.threshold)  # Eq. 4
         u_hat = self.reset_potential * spikes + (1.0 - spikes) * u  # Eq. 3, hard reset
         return spikes, (u_hat, c)
+
+
+def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, threshold: float) -> tuple[Tensor, Tensor]:
+    """
+    Forward of the current-based LIF over all T steps (no autograd), op for op as Pop-SAN's loop.
+
+    :param drive: synaptic input ``W x_t + b`` (T, ..., N)
+    :return: spikes and membrane potentials (before the reset), both (T, ..., N)
+    """
+    spikes = torch.empty_like(drive)
+    volts = torch.empty_like(drive)
+    current = torch.zeros_like(drive[0])
+    volt = torch.zeros_like(drive[0])
+    keep = torch.ones_like(drive[0])
+    for t in range(drive.shape[0]):
+        current = current * current_decay + drive[t]  # Eq. 11
+        volt = volt * voltage_decay * keep + current  # Eq. 12, hard reset folded into the leak
+        torch.gt(volt, threshold, out=spikes[t])  # Eq. 13
+        volts[t] = volt
+        keep = 1.0 - spikes[t]
+    return spikes, volts
+
+
+class _LIFScanFunction(torch.autograd.Function):
+    """Current-based LIF scan with a hand-written backward through time (the reset term is not detached)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, drive: Tensor, surrogate: Surrogate, current_decay: float, voltage_decay: float, threshold: float
+    ) -> Tensor:
+        spikes, volts = _lif_scan(drive, current_decay, voltage_decay, threshold)
+        ctx.save_for_backward(spikes, volts)
+        ctx.constants = surrogate, current_decay, voltage_decay, threshold
+        return spikes
+
+    @staticmethod
+    def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor | None, ...]:
+        spikes, volts = ctx.saved_tensors
+        surrogate, current_decay, voltage_decay, threshold = ctx.constants
+        surrogate_grad = surrogate.grad(volts - threshold)
+        # v_{t+1} = d_v v_t (1 - o_t) + c_{t+1}, so dv_{t+1}/dv_t = d_v (1 - o_t) - g(v_t - v_th) d_v v_t
+        carry = voltage_decay * (1.0 - spikes - surrogate_grad * volts)
+        direct = grad_spikes * surrogate_grad
+        grad_drive = torch.empty_like(volts)
+        grad_volt = direct[-1]
+        grad_current = grad_volt
+        grad_drive[-1] = grad_current
+        for t in range(volts.shape[0] - 2, -1, -1):
+            grad_volt = torch.addcmul(direct[t], carry[t], grad_volt)
+            grad_current = torch.add(grad_volt, grad_current, alpha=current_decay)
+            grad_drive[t] = grad_current
+        return grad_drive, None, None, None, None
+
+
+class CurrentLIF(nn.Module):
+    """
+    Current-based LIF neuron of Pop-SAN (seed 000, Eq. 11-13), multi-step: runs all T steps of one
+    stateless simulation at once, state starting at zero for every input (one observation = one
+    T-step simulation)::
+
+        c_t = d_c c_{t-1} + W o^{k-1}_t + b
+        v_t = d_v v_{t-1} (1 - o_{t-1}) + c_t
+        o_t = H(v_t - v_th)
+
+    The backward pass is written by hand (BPTT through current, voltage and the reset term) and uses the
+    surrogate derivative ``surrogate.grad``; without gradients the same scan runs without autograd.
+
+    :param surrogate: surrogate spike function (Pop-SAN: rectangular, a = 0.5)
+    :param current_decay: ``d_c``
+    :param voltage_decay: ``d_v``
+    :param threshold: ``v_th``
+    """
+
+    def __init__(
+        self,
+        surrogate: SurrogateLike = "rectangular",
+        current_decay: float = 0.5,
+        voltage_decay: float = 0.75,
+        threshold: float = 0.5,
+    ) -> None:
+        super().__init__()
+        for name, value in (("current_decay", current_decay), ("voltage_decay", voltage_decay)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if not threshold > 0:
+            raise ValueError(f"threshold must be positive, got {threshold}")
+        self.spike = make(surrogate)
+        self.current_decay = float(current_decay)
+        self.voltage_decay = float(voltage_decay)
+        self.threshold = float(threshold)
+
+    def forward(self, drive: Tensor) -> Tensor:
+        """
+        :param drive: synaptic input ``W x_t + b`` for all steps (T, ..., N)
+        :return: spikes (T, ..., N)
+        """
+        constants = self.current_decay, self.voltage_decay, self.threshold
+        if torch.is_grad_enabled() and drive.requires_grad:
+            return _LIFScanFunction.apply(drive, self.spike, *constants)
+        return _lif_scan(drive, *constants)[0]
+
+    def extra_repr(self) -> str:
+        return (
+            f"surrogate={self.spike!r}, current_decay={self.current_decay}, voltage_decay={self.voltage_decay}, "
+            f"threshold={self.threshold}"
+        )
+
+
+class DynamicNeuron(nn.Module):
+    """
+    Second-order dynamic neuron of MDC-SAN (Izhikevich-like), multi-step, state reset per input. One
+    Euler step per timestep, both increments taken from the values before the step::
+
+        v <- v (1 - o_{t-1}) + theta_r o_{t-1},   u <- u + theta_s o_{t-1}     (reset after a spike)
+        c_t = d_c c_{t-1} + W x_t + b
+        v_t = v + (v^2 - v - u + c_t),   u_t = u + sign * (theta_v v - theta_u u)
+        o_t = H(v_t - v_th)
+
+    The MDC-SAN paper's own equation could not be retrieved; the defaults are those of the public
+    re-implementations, and the four constants and the sign of the ``u`` increment are configurable.
+    Runs under autograd (the reset terms are not detached).
+
+    :param surrogate: surrogate spike function
+    :param current_decay: ``d_c``
+    :param threshold: ``v_th``
+    :param theta_v: coupling of ``u`` to ``v``
+    :param theta_u: decay rate of ``u``
+    :param theta_r: reset value of ``v`` after a spike
+    :param theta_s: jump of ``u`` after a spike
+    :param u_sign: ``+1`` or ``-1``, sign of the ``u`` increment
+    """
+
+    def __init__(
+        self,
+        surrogate: SurrogateLike = "rectangular",
+        current_decay: float = 0.5,
+        threshold: float = 0.5,
+        theta_v: float = -0.172,
+        theta_u: float = 0.529,
+        theta_r: float = 0.021,
+        theta_s: float = 0.132,
+        u_sign: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= current_decay <= 1.0:
+            raise ValueError(f"current_decay must be in [0, 1], got {current_decay}")
+        if not threshold > 0:
+            raise ValueError(f"threshold must be positive, got {threshold}")
+        if u_sign not in (1.0, -1.0):
+            raise ValueError(f"u_sign must be 1 or -1, got {u_sign}")
+        self.spike = make(surrogate)
+        self.current_decay = float(current_decay)
+        self.threshold = float(threshold)
+        self.theta_v, self.theta_u = float(theta_v), float(theta_u)
+        self.theta_r, self.theta_s = float(theta_r), float(theta_s)
+        self.u_sign = float(u_sign)
+
+    def forward(self, drive: Tensor) -> Tensor:
+        """
+        :param drive: synaptic input ``W x_t + b`` for all steps (T, ..., N)
+        :return: spikes (T, ..., N)
+        """
+        current = torch.zeros_like(drive[0])
+        volt = torch.zeros_like(drive[0])
+        recovery = torch.zeros_like(drive[0])
+        spikes = []
+        spike = torch.zeros_like(drive[0])
+        for t in range(drive.shape[0]):
+            volt = volt * (1.0 - spike) + self.theta_r * spike
+            recovery = recovery + self.theta_s * spike
+            current = self.current_decay * current + drive[t]
+            volt, recovery = (
+                volt + (volt * volt - volt - recovery + current),
+                recovery + self.u_sign * (self.theta_v * volt - self.theta_u * recovery),
+            )
+            spike = self.spike(volt - self.threshold)
+            spikes.append(spike)
+        return torch.stack(spikes)
+
+    def extra_repr(self) -> str:
+        return (
+            f"surrogate={self.spike!r}, current_decay={self.current_decay}, threshold={self.threshold}, "
+            f"theta_v={self.theta_v}, theta_u={self.theta_u}, theta_r={self.theta_r}, theta_s={self.theta_s}, "
+            f"u_sign={self.u_sign}"
+        )

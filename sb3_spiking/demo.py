@@ -1,0 +1,50 @@
+"""The README's main job: train a spiking TD3 agent briefly, then evaluate a shipped pretrained one.
+
+Run with ``python -m sb3_spiking.demo [--steps N] [--episodes N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from stable_baselines3 import TD3
+from stable_baselines3.common.evaluation import evaluate_policy
+
+import sb3_spiking  # noqa: F401  (registers "SpikingPopPolicy")
+from sb3_spiking.hub import load_local
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "trained_agents" / "td3-SpikingPopPolicy-Pendulum-v1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """
+    :param argv: command-line arguments (``--steps``, ``--episodes``, ``--seed``, ``--pretrained``)
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=3000, help="training steps of the short run")
+    parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pretrained", type=Path, default=PRETRAINED, help="agent folder in the hub layout")
+    args = parser.parse_args(argv)
+
+    print(f"== Training TD3 + SpikingPopPolicy (trapezoidal surrogate) on Pendulum-v1 for {args.steps} steps")
+    model = TD3(
+        "SpikingPopPolicy",
+        "Pendulum-v1",
+        learning_starts=1000,
+        policy_kwargs=dict(surrogate="trapezoidal"),
+        seed=args.seed,
+    )
+    model.learn(args.steps, progress_bar=True)
+    mean, std = evaluate_policy(model, model.get_env(), n_eval_episodes=args.episodes, deterministic=True)
+    print(f"   briefly trained agent: mean return {mean:.1f} +/- {std:.1f} over {args.episodes} episodes")
+
+    print(f"== Evaluating the pretrained agent in {args.pretrained}")
+    agent, env = load_local(args.pretrained, seed=args.seed)
+    mean, std = evaluate_policy(agent, env, n_eval_episodes=args.episodes, deterministic=True)
+    print(f"   pretrained agent: mean return {mean:.1f} +/- {std:.1f} over {args.episodes} episodes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Partially observable classic control tasks (seed 003, section 5.1): only positions (-P) or only velocities (-V)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.wrappers import TimeLimit
+
+POMDP_SPECS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "Pendulum-P-v0": ("Pendulum-v1", (0, 1)),
+    "Pendulum-V-v0": ("Pendulum-v1", (2,)),
+    "CartPole-P-v0": ("CartPole-v1", (0, 2)),
+    "CartPole-V-v0": ("CartPole-v1", (1, 3)),
+}
+"""POMDP id -> (base env id, kept observation dims)."""
+
+MAX_EPISODE_STEPS = 200
+
+
+class ObservationSubset(gym.ObservationWrapper):
+    """
+    Keep only some dimensions of a Box observation.
+
+    :param env: environment with a 1-D Box observation space
+    :param keep: indices of the kept dimensions
+    """
+
+    def __init__(self, env: gym.Env, keep: Sequence[int]) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+            raise ValueError(f"ObservationSubset needs a 1-D Box observation space, got {space}")
+        keep = [int(i) for i in keep]
+        if not keep or any(not 0 <= i < space.shape[0] for i in keep):
+            raise ValueError(f"keep must be a non-empty list of indices in [0, {space.shape[0]}), got {keep}")
+        self.keep = np.asarray(keep)
+        self.observation_space = spaces.Box(space.low[self.keep], space.high[self.keep], dtype=space.dtype)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return observation[self.keep]
+
+
+def make_pomdp(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """
+    Build one of the POMDP tasks of :data:`POMDP_SPECS` (200-step episodes).
+
+    :param env_id: ``"Pendulum-P-v0"``, ``"Pendulum-V-v0"``, ``"CartPole-P-v0"`` or ``"CartPole-V-v0"``
+    :param render_mode: passed to the base environment
+    :param kwargs: extra arguments of the base environment
+    :return: the wrapped environment
+    """
+    if env_id not in POMDP_SPECS:
+        raise ValueError(f"unknown POMDP env {env_id!r}; allowed: {sorted(POMDP_SPECS)}")
+    base_id, keep = POMDP_SPECS[env_id]
+    env = gym.make(base_id, render_mode=render_mode, max_episode_steps=MAX_EPISODE_STEPS, **kwargs)
+    return ObservationSubset(env, keep)
+
+
+def register_pomdp_envs() -> None:
+    """Register the POMDP ids with gymnasium (idempotent)."""
+    for env_id in POMDP_SPECS:
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="sb3_spiking.envs.pomdp:make_pomdp", kwargs={"env_id": env_id})

@@ -1,0 +1,161 @@
+"""Population coding of Pop-SAN / MDC-SAN (seed 000, section II.B): observations to spike trains and
+output-population spike counts to actions.
+
+- :class:`PopulationEncoder`: Gaussian receptive fields (Eq. 6-7) turned into T spike frames by a
+  deterministic integrate-and-fire neuron (Eq. 8-10), Bernoulli sampling, or passed on as real values;
+- :class:`PopulationDecoder`: firing rates of each action's own population (Eq. 14-15) read out by one
+  independent linear unit per action dimension (Eq. 16).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+ENCODER_THRESHOLD = 1.0 - 1e-3
+
+
+class _RegularSpikes(torch.autograd.Function):
+    """
+    Deterministic encoder spikes (Eq. 8-10) from the stimulus ``A`` for T steps.
+
+    Straight-through spike gradient (``do/dv = 1``) with the reset term not detached, so
+    ``dv_t/dA = 1 + eps * dv_{t-1}/dA`` and ``do_t/dA`` is a constant ``g_t`` per step (Eq. 22-23 via ``A``).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, stimulus: Tensor, spike_ts: int) -> Tensor:
+        spikes = stimulus.new_empty((spike_ts, *stimulus.shape))
+        volt = torch.zeros_like(stimulus)
+        for t in range(spike_ts):
+            volt = volt + stimulus  # Eq. 8
+            torch.gt(volt, ENCODER_THRESHOLD, out=spikes[t])  # Eq. 9
+            volt = volt - spikes[t] * ENCODER_THRESHOLD  # Eq. 10
+        return spikes
+
+    @staticmethod
+    def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor, None]:
+        gains = [1.0]
+        for _ in range(grad_spikes.shape[0] - 1):
+            gains.append(1.0 + (1.0 - ENCODER_THRESHOLD) * gains[-1])
+        gains_t = torch.tensor(gains, dtype=grad_spikes.dtype, device=grad_spikes.device)
+        return torch.tensordot(gains_t, grad_spikes, dims=1), None
+
+
+class PopulationEncoder(nn.Module):
+    """
+    Gaussian population encoder (seed 000, Eq. 6-10). Each observation dimension ``i`` has ``pop_dim``
+    neurons with trainable receptive fields ``(mu_ij, sigma_ij)``; the stimulus is
+    ``A_ij = exp(-0.5 ((s_i - mu_ij) / sigma_ij)^2)`` (Eq. 7), turned into T input frames by ``mode``:
+
+    - ``"deterministic"``: integrate-and-fire with threshold ``1 - 1e-3`` and subtractive reset (Eq. 8-10);
+    - ``"bernoulli"`` (Pop-SAN's "probabilistic"): ``o_t ~ Bernoulli(A)`` independently per step while the
+      module is in training mode; in eval mode (``predict``, target networks) the deterministic spikes,
+      as Pop-SAN evaluated its Bernoulli-trained actors;
+    - ``"real"`` (MDC-SAN's "none"): the stimulus ``A`` itself at every step, no spikes.
+
+    Spike gradients are straight-through, so ``mu`` and ``sigma`` learn (Eq. 22-23).
+
+    :param obs_dim: number of observation dimensions
+    :param pop_dim: neurons per observation dimension
+    :param spike_ts: number of timesteps T
+    :param mode: ``"deterministic"``, ``"bernoulli"`` or ``"real"`` (aliases ``"probabilistic"``, ``"none"``)
+    :param mean_range: receptive field centres are initialised evenly on this interval
+    :param std: initial receptive field width ``sigma``
+    """
+
+    modes: ClassVar[tuple[str, ...]] = ("deterministic", "bernoulli", "real")
+    aliases: ClassVar[dict[str, str]] = {"probabilistic": "bernoulli", "none": "real"}
+
+    def __init__(
+        self,
+        obs_dim: int,
+        pop_dim: int,
+        spike_ts: int,
+        mode: str = "deterministic",
+        mean_range: tuple[float, float] = (-3.0, 3.0),
+        std: float = 0.15**0.5,
+    ) -> None:
+        super().__init__()
+        self.mode = self.resolve_mode(mode)
+        if obs_dim < 1 or pop_dim < 2 or spike_ts < 1:
+            raise ValueError(f"need obs_dim >= 1, pop_dim >= 2 and spike_ts >= 1, got {obs_dim}, {pop_dim}, {spike_ts}")
+        low, high = (float(m) for m in mean_range)
+        if not low < high:
+            raise ValueError(f"mean_range must be increasing (low, high), got {mean_range}")
+        if not std > 0:
+            raise ValueError(f"encoder std must be positive, got {std}")
+        self.obs_dim, self.pop_dim, self.spike_ts = obs_dim, pop_dim, spike_ts
+        self.mean = nn.Parameter(torch.linspace(low, high, pop_dim).repeat(obs_dim, 1))
+        self.std = nn.Parameter(torch.full((obs_dim, pop_dim), float(std)))
+
+    @classmethod
+    def resolve_mode(cls, mode: str) -> str:
+        """Canonical mode name; raises ``ValueError`` for unknown names."""
+        mode = cls.aliases.get(mode, mode)
+        if mode not in cls.modes:
+            raise ValueError(f"unknown encoder {mode!r}; allowed: {list(cls.modes)} (aliases {cls.aliases})")
+        return mode
+
+    @property
+    def num_neurons(self) -> int:
+        """``N_enc = N_o * N_p`` (Eq. 6)."""
+        return self.obs_dim * self.pop_dim
+
+    def stimulus(self, obs: Tensor) -> Tensor:
+        """
+        :param obs: observations (batch, obs_dim)
+        :return: ``A`` (batch, obs_dim * pop_dim), neuron ``j`` of dimension ``i`` at ``i * pop_dim + j``
+        """
+        z = (obs.unsqueeze(-1) - self.mean) / self.std
+        return torch.exp(-0.5 * z * z).flatten(-2)  # Eq. 7
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """
+        :param obs: observations (batch, obs_dim)
+        :return: input frames (T, batch, obs_dim * pop_dim)
+        """
+        stimulus = self.stimulus(obs)
+        if self.mode == "real":
+            return stimulus.expand(self.spike_ts, *stimulus.shape)
+        if self.mode == "bernoulli" and self.training:
+            noise = torch.rand((self.spike_ts, *stimulus.shape), device=obs.device, dtype=obs.dtype)
+            spikes = (noise < stimulus).to(stimulus.dtype)
+            return spikes + stimulus - stimulus.detach()  # straight-through
+        return _RegularSpikes.apply(stimulus, self.spike_ts)
+
+    def extra_repr(self) -> str:
+        return f"obs_dim={self.obs_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, mode={self.mode!r}"
+
+
+class PopulationDecoder(nn.Module):
+    """
+    Population decoder (seed 000, Eq. 14-16): the firing rate ``f = (1/T) sum_t o_t`` of each output
+    neuron, then ``a_i = W_a^(i) . f^(i) + b_a^(i)`` over action ``i``'s own ``pop_dim`` neurons (one
+    independent linear readout per action dimension, Pop-SAN's grouped 1-d convolution).
+
+    :param act_dim: number of action dimensions
+    :param pop_dim: output neurons per action dimension
+    """
+
+    def __init__(self, act_dim: int, pop_dim: int) -> None:
+        super().__init__()
+        if act_dim < 1 or pop_dim < 1:
+            raise ValueError(f"need act_dim >= 1 and pop_dim >= 1, got {act_dim}, {pop_dim}")
+        self.act_dim, self.pop_dim = act_dim, pop_dim
+        bound = pop_dim**-0.5
+        self.weight = nn.Parameter(torch.empty(act_dim, pop_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(act_dim).uniform_(-bound, bound))
+
+    def forward(self, spikes: Tensor) -> Tensor:
+        """
+        :param spikes: output population spikes (T, batch, act_dim * pop_dim)
+        :return: pre-squashing actions (batch, act_dim)
+        """
+        rate = spikes.mean(0).unflatten(-1, (self.act_dim, self.pop_dim))  # Eq. 14-15
+        return (rate * self.weight).sum(-1) + self.bias  # Eq. 16
+
+    def extra_repr(self) -> str:
+        return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}"
