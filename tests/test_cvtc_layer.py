@@ -132,9 +132,10 @@ def test_gradients_match_formulas_and_finite_differences(beta: float) -> None:
     assert torch.autograd.gradcheck(f, (z_in.detach().requires_grad_(), w.clone().requires_grad_()), eps=1e-7)
 
 
-def test_no_nan_gradients_when_candidates_degenerate() -> None:
+@pytest.mark.parametrize("beta", [1e-3, 0.0])
+def test_no_nan_gradients_when_candidates_degenerate(beta: float) -> None:
     # exact ties, zero weights, W = 1 exactly and inputs at z = 1 make several unused candidates singular
-    layer = CVTCLayer(4, 3, beta=1e-3).double()
+    layer = CVTCLayer(4, 3, beta=beta).double()
     with torch.no_grad():
         layer.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.5, 0.5, -1.0, 3.0], [0.0, 0.0, 0.0, 0.0]]))
     z_in = torch.tensor([[1.0, 1.0, 2.0, 2.0], [3.0, 1.0, 1.0, 5.0]], dtype=torch.float64, requires_grad=True)

@@ -140,17 +140,24 @@ class SequenceReplayBuffer(BaseBuffer):
         :param env: must be None (observation normalization is not supported)
         :return: a batch of sequences, see :class:`SequenceSamples`
         """
+        if self._n_stored == 0:
+            raise ValueError("cannot sample from an empty SequenceReplayBuffer")
+        return self._get_samples(np.random.randint(0, self._n_stored, size=batch_size), env)
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> SequenceSamples:
+        """
+        :param batch_inds: first trained transition of each sequence, indexing all stored transitions in order
+            (finished episodes oldest first, then the running episodes)
+        :param env: must be None (observation normalization is not supported)
+        :return: a batch of sequences, see :class:`SequenceSamples`
+        """
         if env is not None:
             raise ValueError("SequenceReplayBuffer does not support VecNormalize")
         episodes = list(self.episodes) + [self._to_arrays(ep) for ep in self._running if ep["actions"]]
-        if not episodes:
-            raise ValueError("cannot sample from an empty SequenceReplayBuffer")
         lengths = np.array([len(ep.rewards) for ep in episodes])
         ends = np.cumsum(lengths)
-        picks = np.random.randint(0, ends[-1], size=batch_size)
-        episode_ids = np.searchsorted(ends, picks, side="right")
-        firsts = picks - (ends[episode_ids] - lengths[episode_ids])
-        return self.gather(episodes, episode_ids, firsts)
+        episode_ids = np.searchsorted(ends, batch_inds, side="right")
+        return self.gather(episodes, episode_ids, batch_inds - (ends[episode_ids] - lengths[episode_ids]))
 
     def gather(self, episodes: list[_Episode], episode_ids: np.ndarray, firsts: np.ndarray) -> SequenceSamples:
         """

@@ -59,7 +59,8 @@ class VecPrevActionReward(VecEnvWrapper):
         for i, done in enumerate(dones):
             if done and infos[i].get("terminal_observation") is not None:
                 terminal = np.asarray(infos[i]["terminal_observation"])[None]
-                infos[i]["terminal_observation"] = self._extend(terminal, self._actions[i : i + 1], rewards[i : i + 1])[0]
+                terminal = self._extend(terminal, self._actions[i : i + 1], rewards[i : i + 1])
+                infos[i]["terminal_observation"] = terminal[0]
         keep = (~np.asarray(dones, dtype=bool)).astype(np.float32)[:, None]
         obs = self._extend(obs, self._actions * keep, rewards * keep[:, 0])
         return obs, rewards, dones, infos

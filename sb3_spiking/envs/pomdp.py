@@ -8,7 +8,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.wrappers import TimeLimit
 
 POMDP_SPECS: dict[str, tuple[str, tuple[int, ...]]] = {
     "Pendulum-P-v0": ("Pendulum-v1", (0, 1)),

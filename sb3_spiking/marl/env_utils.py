@@ -65,20 +65,19 @@ def inspect_env(env: Any, global_state: str = "auto") -> EnvSpec:
     if not agents:
         raise ValueError("the environment has no agents")
     action_spaces = [env.action_space(a) for a in agents]
-    for agent, space in zip(agents, action_spaces):
+    for agent, space in zip(agents, action_spaces, strict=True):
         if not isinstance(space, spaces.Discrete):
             raise ValueError(
                 f"QMIX needs Discrete action spaces; agent {agent!r} has {space} "
                 "(for MPE envs pass continuous_actions=False)"
             )
     if len({(int(s.n), int(s.start)) for s in action_spaces}) > 1:
-        raise ValueError(
-            f"QMIX needs the same Discrete action space for every agent, got {dict(zip(agents, action_spaces))}"
-        )
+        found = dict(zip(agents, action_spaces, strict=True))
+        raise ValueError(f"QMIX needs the same Discrete action space for every agent, got {found}")
     obs_spaces = [env.observation_space(a) for a in agents]
     dict_obs = isinstance(obs_spaces[0], spaces.Dict)
     obs_dims = set()
-    for agent, space in zip(agents, obs_spaces):
+    for agent, space in zip(agents, obs_spaces, strict=True):
         if isinstance(space, spaces.Dict) != dict_obs:
             raise ValueError("observation spaces must all be Box or all be Dict with an 'observation' key")
         inner = space["observation"] if dict_obs and "observation" in space.spaces else space

@@ -26,7 +26,9 @@ class QMixer(nn.Module):
             nn.Linear(state_dim, hypernet_hidden), nn.ReLU(), nn.Linear(hypernet_hidden, n_agents * embed_dim)
         )
         self.hyper_b1 = nn.Linear(state_dim, embed_dim)
-        self.hyper_w2 = nn.Sequential(nn.Linear(state_dim, hypernet_hidden), nn.ReLU(), nn.Linear(hypernet_hidden, embed_dim))
+        self.hyper_w2 = nn.Sequential(
+            nn.Linear(state_dim, hypernet_hidden), nn.ReLU(), nn.Linear(hypernet_hidden, embed_dim)
+        )
         self.value = nn.Sequential(nn.Linear(state_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1))
 
     def forward(self, agent_qs: Tensor, states: Tensor) -> Tensor:

@@ -161,23 +161,21 @@ class LIFCell(_SpikingCell):
 
 def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, threshold: float) -> tuple[Tensor, Tensor]:
     """
-    Forward of the current-based LIF over all T steps (no autograd), op for op as Pop-SAN's loop.
+    Forward of the current-based LIF over all T steps, without autograd.
 
     :param drive: synaptic input ``W x_t + b`` (T, ..., N)
-    :return: spikes and membrane potentials (before the reset), both (T, ..., N)
+    :return: membrane potentials before the reset ``v_t`` and ``1 - o_t``, both (T, ..., N)
     """
-    spikes = torch.empty_like(drive)
     volts = torch.empty_like(drive)
-    current = torch.zeros_like(drive[0])
-    volt = torch.zeros_like(drive[0])
-    keep = torch.ones_like(drive[0])
-    for t in range(drive.shape[0]):
-        current = current * current_decay + drive[t]  # Eq. 11
-        volt = volt * voltage_decay * keep + current  # Eq. 12, hard reset folded into the leak
-        torch.gt(volt, threshold, out=spikes[t])  # Eq. 13
-        volts[t] = volt
-        keep = 1.0 - spikes[t]
-    return spikes, volts
+    silent = torch.empty_like(drive)
+    current = drive[0]
+    volt = volts[0].copy_(current)
+    torch.le(volt, threshold, out=silent[0])
+    for t in range(1, drive.shape[0]):
+        current = torch.add(drive[t], current, alpha=current_decay)  # Eq. 11
+        volt = torch.addcmul(current, volt, silent[t - 1], value=voltage_decay, out=volts[t])  # Eq. 12
+        torch.le(volt, threshold, out=silent[t])  # Eq. 13, o_t = 1 - silent_t
+    return volts, silent
 
 
 class _LIFScanFunction(torch.autograd.Function):
@@ -187,27 +185,24 @@ class _LIFScanFunction(torch.autograd.Function):
     def forward(
         ctx: Any, drive: Tensor, surrogate: Surrogate, current_decay: float, voltage_decay: float, threshold: float
     ) -> Tensor:
-        spikes, volts = _lif_scan(drive, current_decay, voltage_decay, threshold)
-        ctx.save_for_backward(spikes, volts)
+        volts, silent = _lif_scan(drive, current_decay, voltage_decay, threshold)
+        ctx.save_for_backward(volts, silent)
         ctx.constants = surrogate, current_decay, voltage_decay, threshold
-        return spikes
+        return 1.0 - silent
 
     @staticmethod
     def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor | None, ...]:
-        spikes, volts = ctx.saved_tensors
+        volts, silent = ctx.saved_tensors
         surrogate, current_decay, voltage_decay, threshold = ctx.constants
         surrogate_grad = surrogate.grad(volts - threshold)
         # v_{t+1} = d_v v_t (1 - o_t) + c_{t+1}, so dv_{t+1}/dv_t = d_v (1 - o_t) - g(v_t - v_th) d_v v_t
-        carry = voltage_decay * (1.0 - spikes - surrogate_grad * volts)
-        direct = grad_spikes * surrogate_grad
+        carry = torch.addcmul(silent, surrogate_grad, volts, value=-1.0).mul_(voltage_decay)
+        direct = surrogate_grad.mul_(grad_spikes)
         grad_drive = torch.empty_like(volts)
-        grad_volt = direct[-1]
-        grad_current = grad_volt
-        grad_drive[-1] = grad_current
+        grad_volt = grad_current = grad_drive[-1].copy_(direct[-1])
         for t in range(volts.shape[0] - 2, -1, -1):
             grad_volt = torch.addcmul(direct[t], carry[t], grad_volt)
-            grad_current = torch.add(grad_volt, grad_current, alpha=current_decay)
-            grad_drive[t] = grad_current
+            grad_current = torch.add(grad_volt, grad_current, alpha=current_decay, out=grad_drive[t])
         return grad_drive, None, None, None, None
 
 
@@ -256,7 +251,7 @@ class CurrentLIF(nn.Module):
         constants = self.current_decay, self.voltage_decay, self.threshold
         if torch.is_grad_enabled() and drive.requires_grad:
             return _LIFScanFunction.apply(drive, self.spike, *constants)
-        return _lif_scan(drive, *constants)[0]
+        return 1.0 - _lif_scan(drive, *constants)[1]
 
     def extra_repr(self) -> str:
         return (

@@ -71,13 +71,14 @@ class SpikingRecurrent(nn.Module):
         final_u, final_c = [], []
         layer_input = x
         for layer, cell in enumerate(self.cells):
-            drive = cell.input_current(layer_input)
+            # unbind once: indexing d[t] per step would make backward O(seq_len^2)
+            drives = list(zip(*(d.unbind(0) for d in cell.input_current(layer_input)), strict=True))
             u, c = state[0][layer], state[1][layer]
             outputs = []
-            for t in range(x.shape[0]):
+            for t, drive in enumerate(drives):
                 if keep is not None:
                     u, c = u * keep[t], c * keep[t]
-                spikes, (u, c) = cell.step(tuple(d[t] for d in drive), (u, c))
+                spikes, (u, c) = cell.step(drive, (u, c))
                 outputs.append(spikes)
             layer_input = torch.stack(outputs)
             final_u.append(u)

@@ -59,38 +59,46 @@ class CVTCLayer(nn.Module):
         """
         Output spike times.
 
-        :param z: input spike times in the z-domain (batch, in_features), ``z >= 1``
+        :param z: input spike times in the z-domain (batch, in_features), all ``>= 1``
         :return: output spike times in the z-domain (batch, out_features)
         """
+        if bool((z < 1.0).any()):
+            raise ValueError("CVTCLayer inputs must be spike times at t >= 0, i.e. z >= 1")
         beta = self.beta
-        batch = z.shape[0]
+        batch, n_in = z.shape
         z_sorted, order = torch.sort(z, dim=1)
-        # weights in each sample's input order: (batch, out, in)
-        w_sorted = self.weight[:, order].permute(1, 0, 2)
-        # prefix k = 0 (no input yet) is a candidate too: the beta term alone fires at z = 1/beta
-        zeros = z.new_zeros(batch, self.out_features, 1)
-        w_cum = torch.cat((zeros, w_sorted.cumsum(dim=2)), dim=2)
-        s_cum = torch.cat((zeros, (w_sorted * z_sorted.unsqueeze(1)).cumsum(dim=2)), dim=2)
-        a = w_cum - 1.0
-        disc = a * a + 4.0 * beta * s_cum  # seed 001 Eq. 10: a real root needs disc >= 0
-        real = disc > 0
-        root = torch.sqrt(torch.where(real, disc, torch.ones_like(disc)))
-        # upper root of beta z^2 + (W - 1) z - S = 0 (seed 001 Eq. 9), in the form without cancellation:
-        # 2S / ((W - 1) + sqrt(disc)) for W > 1 (beta = 0 gives Eq. 4, S / (W - 1)), else (sqrt(disc) - a) / 2beta
+        steps = torch.arange(n_in + 1, device=z.device)
+        rank = torch.empty_like(order).scatter_(1, order, steps[:n_in].expand(batch, n_in))
+        # prefix[b, i, k] = 1 if input i is among the k earliest of sample b (k = 0: none yet)
+        prefix = (rank.unsqueeze(2) < steps).to(z.dtype)
+        basis = torch.cat((prefix, prefix * z.unsqueeze(2)), dim=2)
+        # prefix sums W_k = sum w_i, S_k = sum w_i z_i of every neuron and sample as one matrix product
+        sums = (self.weight @ basis.transpose(0, 1).reshape(n_in, -1)).view(self.out_features, batch, 2, n_in + 1)
+        w_cum, s_cum = sums[:, :, 0], sums[:, :, 1]
+        with torch.no_grad():
+            # V crosses 1 in the interval after the k-th input iff V > 1 just before input k + 1, i.e.
+            # beta z^2 + (W_k - 1) z - S_k > 0 at z = z_(k+1) (seed 001 Eq. 9-10); after the last input it
+            # fires iff beta > 0 or W_N > 1
+            z_next = z_sorted.unsqueeze(0)
+            crossed = (w_cum[..., :n_in] - 1.0) * z_next + beta * z_next * z_next - s_cum[..., :n_in] > 0
+            last = w_cum[..., n_in:] > 1.0 if beta == 0 else torch.ones_like(crossed[..., :1])
+            crossed = torch.cat((crossed, last), dim=2)
+            first = torch.argmax(crossed.to(torch.uint8), dim=2, keepdim=True)
+            fired = crossed.any(dim=2)
+        big_w = torch.gather(w_cum, 2, first).squeeze(2)
+        big_s = torch.gather(s_cum, 2, first).squeeze(2)
+        a = big_w - 1.0
+        disc = a * a + 4.0 * beta * big_s  # >= 0 at a crossing (seed 001 Eq. 10)
+        positive = disc > 0
+        root = torch.where(positive, torch.sqrt(torch.where(positive, disc, torch.ones_like(disc))), 0.0)
+        # upper root of beta z^2 + (W - 1) z - S = 0 (seed 001 Eq. 9) without cancellation: 2S / ((W - 1) + sqrt)
+        # for W > 1 (beta = 0: S / (W - 1), Eq. 4), else (sqrt - (W - 1)) / 2 beta; the other branch is masked
         rising = a > 0
-        z_cand = 2.0 * s_cum / torch.where(rising, a + root, torch.ones_like(a))
+        z_out = 2.0 * big_s / torch.where(rising, a + root, torch.ones_like(a))
         if beta > 0:
-            z_cand = torch.where(rising, z_cand, (root - a) / (2.0 * beta))
-            valid = real
-        else:
-            valid = real & rising
-        z_next = torch.cat((z_sorted, z_sorted.new_full((batch, 1), math.inf)), dim=1).unsqueeze(1)
-        valid = valid & (z_cand > 1.0) & (z_cand < z_next)  # seed 001 Eq. 10: fires after t = 0, before next input
-        first = torch.argmax(valid.to(torch.uint8), dim=2, keepdim=True)
-        z_out = torch.gather(z_cand, 2, first).squeeze(2)
-        fired = valid.any(dim=2)
-        silent_z = 1.0 / beta if beta > 0 else NO_SPIKE_Z
-        return torch.where(fired, z_out, torch.full_like(z_out, silent_z))
+            z_out = torch.where(rising, z_out, (root - a) / (2.0 * beta))
+        silent = torch.full_like(z_out, NO_SPIKE_Z)
+        return torch.where(fired, z_out, silent).transpose(0, 1)
 
 
 class GaussianPopulationEncoder(nn.Module):

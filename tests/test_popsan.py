@@ -1,0 +1,220 @@
+"""Pop-SAN / MDC-SAN spiking actor: the layer-major network with hand-written LIF backward against a
+straightforward per-timestep float64 loop of seed 000's equations (Eq. 7-16)."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from sb3_spiking.policies.popsan import PopSpikingNetwork, SpikingPopPolicy
+from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron
+from sb3_spiking.snn.surrogate import SURROGATES, make
+
+OBS, ACT, P_ENC, P_DEC, T = 4, 2, 5, 3, 5
+HIDDEN = [16, 12]
+DYNAMIC = dict(theta_v=-0.172, theta_u=0.529, theta_r=0.021, theta_s=0.132, u_sign=1.0)
+
+
+def straight_through(value: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
+    return spikes + value - value.detach()
+
+
+def reference_actor(net: PopSpikingNetwork, obs: torch.Tensor, neuron: str, encoder: str, noise=None):
+    """Time-major loop over the seed's equations, autograd everywhere, library surrogate for H."""
+    mu, sigma = net.encoder.mean, net.encoder.std
+    stim = torch.exp(-0.5 * ((obs[:, :, None] - mu) / sigma) ** 2).reshape(obs.shape[0], -1)  # Eq. 7
+    enc_v = torch.zeros_like(stim)
+    n_layers = len(net.layers)
+    state = [dict(c=0.0, v=0.0, u=0.0, o=0.0) for _ in range(n_layers)]
+    count = 0.0
+    for t in range(T):
+        if encoder == "deterministic":
+            enc_v = enc_v + stim  # Eq. 8
+            x = straight_through(enc_v, (enc_v > 0.999).double())  # Eq. 9
+            enc_v = enc_v - 0.999 * x  # Eq. 10
+        elif encoder == "bernoulli":
+            x = straight_through(stim, (noise[t] < stim).double())
+        else:
+            x = stim
+        for k in range(n_layers):
+            s, layer, cell = state[k], net.layers[k], net.neurons[k]
+            if neuron == "lif":
+                s["c"] = 0.5 * s["c"] + x @ layer.weight.T + layer.bias  # Eq. 11
+                s["v"] = 0.75 * s["v"] * (1 - s["o"]) + s["c"]  # Eq. 12
+                s["o"] = cell.spike(s["v"] - 0.5)  # Eq. 13
+            else:
+                v = s["v"] * (1 - s["o"]) + DYNAMIC["theta_r"] * s["o"]
+                u = s["u"] + DYNAMIC["theta_s"] * s["o"]
+                s["c"] = 0.5 * s["c"] + x @ layer.weight.T + layer.bias
+                s["v"] = v + (v * v - v - u + s["c"])
+                s["u"] = u + DYNAMIC["u_sign"] * (DYNAMIC["theta_v"] * v - DYNAMIC["theta_u"] * u)
+                s["o"] = cell.spike(s["v"] - 0.5)
+            x = s["o"]
+        count = count + x  # Eq. 14
+    rate = (count / T).reshape(obs.shape[0], ACT, P_DEC)  # Eq. 15
+    return torch.stack([rate[:, i] @ net.decoder.weight[i] + net.decoder.bias[i] for i in range(ACT)], 1)  # Eq. 16
+
+
+def make_net(neuron: str, encoder: str, surrogate="rectangular", seed: int = 0) -> PopSpikingNetwork:
+    torch.manual_seed(seed)
+    kwargs = dict(dynamic_params=DYNAMIC) if neuron == "dynamic" else {}
+    net = PopSpikingNetwork(
+        OBS, ACT, neuron=neuron, encoder=encoder, spike_ts=T, encoder_pop_dim=P_ENC, decoder_pop_dim=P_DEC,
+        hidden_sizes=HIDDEN, surrogate=surrogate, **kwargs,
+    ).double()  # fmt: skip
+    scale = 1.0 if neuron == "dynamic" else 3.0  # enough drive for both spiking and silent neurons
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(scale)
+        net.encoder.std.mul_(torch.empty_like(net.encoder.std).uniform_(0.7, 1.5))
+    return net
+
+
+def observations(batch: int = 16, seed: int = 1) -> torch.Tensor:
+    return torch.empty(batch, OBS, dtype=torch.float64).uniform_(-3, 3, generator=torch.Generator().manual_seed(seed))
+
+
+def grads(net: PopSpikingNetwork, out: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+    net.zero_grad()
+    (out * weights).sum().backward()
+    return {name: p.grad.clone() for name, p in net.named_parameters()}
+
+
+@pytest.mark.parametrize("neuron", ["lif", "dynamic"])
+@pytest.mark.parametrize("encoder", ["deterministic", "bernoulli", "real"])
+def test_forward_and_gradients_match_reference(neuron: str, encoder: str) -> None:
+    net = make_net(neuron, encoder)
+    obs = observations()
+    noise = None
+    torch.manual_seed(123)
+    out = net(obs)
+    if encoder == "bernoulli":
+        torch.manual_seed(123)
+        noise = torch.rand(T, obs.shape[0], OBS * P_ENC, dtype=torch.float64)
+    ref = reference_actor(net, obs, neuron, encoder, noise)
+    assert out.shape == (16, ACT)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+    weights = torch.randn(16, ACT, dtype=torch.float64)
+    got, want = grads(net, out, weights), grads(net, ref, weights)
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], atol=1e-6, rtol=1e-6, msg=name)
+        assert want[name].abs().sum() > 0, f"no gradient reaches {name}"
+    assert {"encoder.mean", "encoder.std", "layers.0.weight", "decoder.weight"} <= set(want)
+
+
+def test_network_is_active() -> None:
+    """The reference comparison is only meaningful if neurons both fire and stay silent."""
+    net = make_net("lif", "deterministic")
+    frames = net.encoder(observations())
+    for layer, neuron in zip(net.layers, net.neurons, strict=True):
+        frames = neuron(layer(frames))
+        assert 0.05 < frames.mean() < 0.95
+
+
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+def test_lif_fast_backward_matches_autograd_loop(name: str) -> None:
+    surrogate = make(name)
+    lif = CurrentLIF(surrogate, current_decay=0.4, voltage_decay=0.8, threshold=0.6)
+    drive = torch.randn(T, 7, 9, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(T, 7, 9, dtype=torch.float64)
+    c = v = o = torch.zeros(7, 9, dtype=torch.float64)
+    spikes = []
+    for t in range(T):
+        c = 0.4 * c + drive[t]
+        v = 0.8 * v * (1 - o) + c
+        o = surrogate(v - 0.6)
+        spikes.append(o)
+    (want,) = torch.autograd.grad((torch.stack(spikes) * upstream).sum(), drive)
+    out = lif(drive)
+    torch.testing.assert_close(out, torch.stack(spikes).detach(), atol=0, rtol=0)
+    (got,) = torch.autograd.grad((out * upstream).sum(), drive)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
+    with torch.no_grad():
+        torch.testing.assert_close(lif(drive), out.detach(), atol=0, rtol=0)
+
+
+def test_surrogate_changes_gradients_not_forward() -> None:
+    nets = [make_net("lif", "deterministic", surrogate=s, seed=0) for s in ("rectangular", "triangular")]
+    obs = observations()
+    weights = torch.randn(16, ACT, dtype=torch.float64)
+    outs = [net(obs) for net in nets]
+    torch.testing.assert_close(outs[0], outs[1], atol=0, rtol=0)
+    g0, g1 = (grads(net, out, weights) for net, out in zip(nets, outs, strict=True))
+    assert not torch.allclose(g0["layers.0.weight"], g1["layers.0.weight"])
+    torch.testing.assert_close(g0["decoder.weight"], g1["decoder.weight"])
+
+
+def test_bernoulli_is_deterministic_in_eval_mode() -> None:
+    net = make_net("lif", "bernoulli")
+    ref = make_net("lif", "deterministic")
+    obs = observations()
+    net.eval()
+    torch.testing.assert_close(net(obs), ref(obs), atol=0, rtol=0)
+
+
+def test_each_layer_owns_its_surrogate() -> None:
+    net = make_net("lif", "deterministic")
+    surrogates = [m.spike for m in net.modules() if isinstance(m, CurrentLIF)]
+    assert len(surrogates) == len(HIDDEN) + 1 and len({id(s) for s in surrogates}) == len(surrogates)
+
+
+def test_dynamic_neuron_sign_option() -> None:
+    drive = torch.randn(T, 3, 4, dtype=torch.float64)
+    plus, minus = DynamicNeuron(u_sign=1.0)(drive), DynamicNeuron(u_sign=-1.0)(drive)
+    assert plus.shape == minus.shape == drive.shape
+    with pytest.raises(ValueError, match="u_sign"):
+        DynamicNeuron(u_sign=0.5)
+
+
+def lr(_: float) -> float:
+    return 1e-3
+
+
+@pytest.mark.parametrize("act_dim", [1, 3, 6])
+def test_policy_shapes(act_dim: int) -> None:
+    obs_space = gym.spaces.Box(-1, 1, (5,), np.float32)
+    act_space = gym.spaces.Box(-2, 2, (act_dim,), np.float32)
+    policy = SpikingPopPolicy(obs_space, act_space, lr, hidden_sizes=[32])
+    obs = torch.rand(7, 5) * 2 - 1
+    actions = policy.actor(obs)
+    assert actions.shape == (7, act_dim) and actions.abs().max() <= 1
+    assert policy.critic(obs, actions)[0].shape == (7, 1)
+    assert policy.actor.net.layers[-1].out_features == act_dim * 10
+    assert policy.predict(obs[0].numpy())[0].shape == (act_dim,)
+
+
+def test_discrete_action_space_is_rejected() -> None:
+    obs_space = gym.spaces.Box(-1, 1, (5,), np.float32)
+    with pytest.raises(ValueError, match="Box action space"):
+        SpikingPopPolicy(obs_space, gym.spaces.Discrete(3), lr)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(neuron="izhikevich"), "allowed: \\['lif', 'dynamic'\\]"),
+        (dict(encoder="poisson"), "deterministic"),
+        (dict(surrogate="relu"), "rectangular"),
+        (dict(surrogate=dict(name="trapezoidal", w1=0.6, w2=0.5)), "w1 < w2"),
+        (dict(hidden_sizes=[]), "hidden_sizes"),
+        (dict(spike_ts=0), "spike_ts"),
+        (dict(mean_range=(3.0, -3.0)), "mean_range"),
+        (dict(neuron="dynamic", dynamic_params=dict(theta_x=1.0)), "theta_v"),
+        (dict(dynamic_params=dict(theta_v=1.0)), "neuron='dynamic'"),
+        (dict(net_arch=dict(pi=[64], qf=[64])), "hidden_sizes"),
+        (dict(voltage_decay=1.5), "voltage_decay"),
+    ],
+)
+def test_bad_kwargs(kwargs: dict, match: str) -> None:
+    obs_space = gym.spaces.Box(-1, 1, (5,), np.float32)
+    act_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    with pytest.raises(ValueError, match=match):
+        SpikingPopPolicy(obs_space, act_space, lr, **kwargs)
+
+
+def test_encoder_initialisation() -> None:
+    net = PopSpikingNetwork(3, 1, encoder_pop_dim=10)
+    torch.testing.assert_close(net.encoder.mean[1], torch.linspace(-3, 3, 10))
+    torch.testing.assert_close(net.encoder.std, torch.full((3, 10), math.sqrt(0.15)))
