@@ -114,7 +114,7 @@ def test_gradients_match_formulas_and_finite_differences(beta: float) -> None:
     ref_w = torch.zeros_like(w)
     for b in range(z_in.shape[0]):
         for j in range(w.shape[0]):
-            zo = float(z_out[b, j])
+            zo = float(z_out[b, j].detach())
             if zo in (NO_SPIKE_Z, 1.0 / beta if beta > 0 else None):
                 continue
             causal = z_in[b].detach() < zo

@@ -9,7 +9,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from mpe2 import simple_speaker_listener_v4, simple_spread_v3
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, StopTrainingOnMaxEpisodes
 from stable_baselines3.common.logger import configure
 
 from sb3_spiking.marl import QMIX, QMixer, RecurrentAgent
@@ -79,7 +79,6 @@ class MaskedEnv:
         return obs, rewards, terminations, truncations, {a: {} for a in self.possible_agents}
 
 
-# ---------------------------------------------------------------------------------------------- mixer
 def _random_mixer(n_agents: int = 3, state_dim: int = 7, seed: int = 0) -> QMixer:
     torch.manual_seed(seed)
     mixer = QMixer(n_agents, state_dim, embed_dim=8, hypernet_hidden=16).double()
@@ -140,7 +139,6 @@ def test_mixer_matches_formula() -> None:
             np.testing.assert_allclose(out[i, j, 0], hidden @ w2 + v[0], rtol=1e-10, atol=1e-10)
 
 
-# ---------------------------------------------------------------------------------------------- targets
 def _lambda_return_reference(
     rewards: np.ndarray, values: np.ndarray, length: int, terminal: bool, gamma: float, lam: float
 ) -> np.ndarray:
@@ -222,7 +220,6 @@ def test_loss_matches_per_agent_reference(core: str) -> None:
     torch.testing.assert_close(loss.detach(), torch.stack(errors).pow(2).mean(), rtol=1e-5, atol=1e-6)
 
 
-# ---------------------------------------------------------------------------------------------- agents
 @pytest.mark.parametrize("core", ["grsn", "gru", "lif", "mlp"])
 def test_agent_shapes_and_stepwise_equals_sequence(core: str) -> None:
     torch.manual_seed(0)
@@ -249,7 +246,6 @@ def test_spiking_agent_reuses_the_shared_cells() -> None:
     assert type(grsn.core.cells[0].spike).__name__.lower().startswith("fast")
 
 
-# ---------------------------------------------------------------------------------------------- masks
 def test_action_masks_respected_in_learning_and_predict() -> None:
     env = MaskedEnv()
     model = QMIX("grsn", env, seed=0, **FAST)
@@ -270,13 +266,15 @@ def test_action_masks_respected_in_learning_and_predict() -> None:
 
 def test_predict_with_info_masks() -> None:
     model = QMIX("gru", spread_env(), seed=0)
+    assert model.env_spec is not None and (model.env_spec.state_source, model.env_spec.state_dim) == ("env", 54)
+    concat = QMIX("gru", spread_env(), global_state="concat").env_spec
+    assert concat is not None and (concat.state_source, concat.state_dim) == ("concat", 54)
     obs, _ = spread_env().reset(seed=0)
     masks = {a: np.eye(5, dtype=np.int8)[3] for a in obs}
     actions, _ = model.predict(obs, action_masks=masks)
     assert actions == {a: 3 for a in obs}
 
 
-# ---------------------------------------------------------------------------------------------- learn
 class CountingCallback(BaseCallback):
     def __init__(self, stop_at: int | None = None) -> None:
         super().__init__()
@@ -305,11 +303,17 @@ def test_short_learn_on_simple_spread_logs_and_callbacks(tmp_path: Any) -> None:
     model.learn(1000, callback=stopper)
     assert model.num_timesteps == 30
 
+    checkpoints = CheckpointCallback(25, str(tmp_path / "ckpt"), name_prefix="qmix")
+    model.learn(1000, callback=[checkpoints, StopTrainingOnMaxEpisodes(2)])
+    assert model.num_timesteps == 50
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["qmix_25_steps.zip", "qmix_50_steps.zip"]
+    assert QMIX.load(tmp_path / "ckpt" / "qmix_50_steps.zip").num_timesteps == 50
+
 
 def test_training_changes_the_spiking_core() -> None:
     model = QMIX("grsn", spread_env(), seed=0, **FAST)
     before = {k: v.clone() for k, v in model.agent_net.core.state_dict().items()}
-    model.learn(150)
+    model.learn(125)
     changed = [k for k, v in model.agent_net.core.state_dict().items() if not torch.equal(v, before[k])]
     assert {"cells.0.forget_gate.weight", "cells.0.input_gate.weight", "cells.0.beta_logit"} <= set(changed)
 
@@ -317,7 +321,8 @@ def test_training_changes_the_spiking_core() -> None:
 def test_reproducible_with_seed() -> None:
     def run(seed: int) -> list[torch.Tensor]:
         model = QMIX("grsn", spread_env(), seed=seed, **FAST)
-        model.learn(150)
+        model.learn(125)
+        assert model._n_updates == 2
         return [p.detach().clone() for p in model.params]
 
     first, second, other = run(1), run(1), run(2)
@@ -325,7 +330,6 @@ def test_reproducible_with_seed() -> None:
     assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
 
 
-# ---------------------------------------------------------------------------------------------- save / load
 @pytest.mark.parametrize("core", ["grsn", "gru"])
 def test_save_load_predict_round_trip(tmp_path: Any, core: str) -> None:
     model = QMIX(core, spread_env(), seed=0, agent_kwargs={"hidden_dim": 32}, td_lambda=0.5, **FAST)
@@ -358,7 +362,6 @@ def test_save_load_predict_round_trip(tmp_path: Any, core: str) -> None:
         QMIX.load(tmp_path / "qmix.zip", env=simple_spread_v3.parallel_env(N=4, continuous_actions=False))
 
 
-# ---------------------------------------------------------------------------------------------- errors
 def test_bad_envs_and_arguments() -> None:
     with pytest.raises(ValueError, match="Discrete"):
         QMIX("grsn", simple_spread_v3.parallel_env(continuous_actions=True))

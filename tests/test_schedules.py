@@ -1,10 +1,17 @@
 """Sharpness schedules (spec 01, seed 002) and the callback that applies them to every spiking layer."""
 
+import csv
+
 import numpy as np
 import pytest
 import torch
+from stable_baselines3 import TD3
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
 from torch import nn
 
+import sb3_spiking  # noqa: F401  (registers SpikingPopPolicy)
+from sb3_spiking.callbacks import SurrogateScheduleCallback
 from sb3_spiking.snn import surrogate
 from sb3_spiking.snn.schedules import (
     ConstantSchedule,
@@ -82,3 +89,37 @@ def test_set_sharpness_reaches_every_distinct_layer() -> None:
     net.second[0].spike(x).sum().backward()
     # trapezoid w1 = 0.125, w2 = 0.25, h = 1 / 0.375: 0.1 is on the flat top, 0.3 outside
     assert x.grad.tolist() == pytest.approx([1 / 0.375, 0.0])
+
+
+def test_callback_changes_every_layer_during_learn_and_logs(tmp_path) -> None:
+    class Record(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[tuple[int, set[float]]] = []
+
+        def _on_step(self) -> bool:
+            values = {s.sharpness for s in iter_surrogates(self.model.policy)}
+            self.seen.append((self.model._n_updates, values))
+            return True
+
+    model = TD3(
+        "SpikingPopPolicy",
+        "Pendulum-v1",
+        learning_starts=100,
+        batch_size=16,
+        policy_kwargs=dict(hidden_sizes=[16], surrogate="trapezoidal", net_arch=[16]),
+        seed=0,
+    )
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    n_layers = len(list(iter_surrogates(model.policy.actor)))
+    assert n_layers >= 2 and len(list(iter_surrogates(model.policy))) == 2 * n_layers  # actor and target
+    schedule = IntervalSchedule([2.0, 4.0, 8.0], every=100)
+    record = Record()
+    model.learn(400, callback=[SurrogateScheduleCallback(schedule), record], log_interval=1)
+    # callbacks run in order: after ours, every layer of actor and target holds the value for the update count
+    for n_updates, values in record.seen:
+        assert values == {schedule.value(0.0, n_updates)}
+    assert {v for _, vals in record.seen for v in vals} == {2.0, 4.0, 8.0}
+    with open(tmp_path / "progress.csv") as f:
+        logged = {float(row["train/surrogate_sharpness"]) for row in csv.DictReader(f)}
+    assert logged and logged <= {2.0, 4.0, 8.0}

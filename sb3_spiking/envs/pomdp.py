@@ -63,4 +63,9 @@ def register_pomdp_envs() -> None:
     """Register the POMDP ids with gymnasium (idempotent)."""
     for env_id in POMDP_SPECS:
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="sb3_spiking.envs.pomdp:make_pomdp", kwargs={"env_id": env_id})
+            gym.register(
+                id=env_id,
+                entry_point="sb3_spiking.envs.pomdp:make_pomdp",
+                max_episode_steps=MAX_EPISODE_STEPS,
+                kwargs={"env_id": env_id},
+            )

@@ -148,3 +148,20 @@ def read_state(spec: EnvSpec, env: Any, obs: np.ndarray) -> np.ndarray:
     if spec.state_source == "env":
         return np.asarray(env.state(), dtype=np.float32).reshape(-1)
     return obs.reshape(-1)
+
+
+class SingleEnvView:
+    """
+    The training env as SB3 callbacks see it (``model.get_env()``): one non-vectorised environment,
+    ``num_envs = 1``; every other attribute is the parallel env's.
+
+    :param env: the PettingZoo parallel environment
+    """
+
+    num_envs = 1
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from sb3_spiking.marl.agents import RecurrentAgent
 from sb3_spiking.marl.buffer import Episode, EpisodeBatch, EpisodeReplayBuffer
-from sb3_spiking.marl.env_utils import EnvSpec, inspect_env, read_observations, read_state
+from sb3_spiking.marl.env_utils import EnvSpec, SingleEnvView, inspect_env, read_observations, read_state
 from sb3_spiking.marl.mixer import QMixer
 
 PredictState = tuple[np.ndarray, ...]
@@ -51,14 +51,6 @@ def td_lambda_targets(
             blended = blended + td_lambda * mask[t + 1] * (targets[t + 1] - next_values[t])
         targets[t] = rewards[t] + gamma * (1.0 - terminated[t]) * blended
     return torch.stack(targets)
-
-
-class _ProgressBar(ProgressBarCallback):
-    """SB3's progress bar for a single (non-vectorised) multi-agent env."""
-
-    def _on_step(self) -> bool:
-        self.pbar.update(1)
-        return True
 
 
 class QMIX:
@@ -201,7 +193,6 @@ class QMIX:
                 raise ValueError("QMIX needs an environment (env=None is only allowed through QMIX.load)")
             self._setup_model()
 
-    # ------------------------------------------------------------------ networks
     @property
     def input_dim(self) -> int:
         spec = self._spec
@@ -243,7 +234,6 @@ class QMIX:
             parts.append(eye.expand(*obs.shape[:-1], -1))
         return torch.cat(parts, dim=-1)
 
-    # ------------------------------------------------------------------ SB3-like plumbing
     @property
     def logger(self) -> Logger:
         """The SB3 logger (configured at the first ``learn`` unless set with :meth:`set_logger`)."""
@@ -255,9 +245,9 @@ class QMIX:
         """:param logger: an SB3 logger, e.g. from ``stable_baselines3.common.logger.configure``"""
         self._logger = logger
 
-    def get_env(self) -> Any:
-        """The training environment (a PettingZoo ``ParallelEnv``)."""
-        return self.env
+    def get_env(self) -> SingleEnvView | None:
+        """The training environment (a view of the ``ParallelEnv`` with ``num_envs = 1``, for SB3 callbacks)."""
+        return None if self.env is None else SingleEnvView(self.env)
 
     def set_env(self, env: Any) -> None:
         """:param env: a parallel environment with the same agents and spaces as the current one"""
@@ -273,7 +263,6 @@ class QMIX:
             self.exploration_final_eps - self.exploration_initial_eps
         )
 
-    # ------------------------------------------------------------------ acting
     def _act(
         self, obs: np.ndarray, avail: np.ndarray, last_actions: Tensor, core_state: tuple[Tensor, ...], epsilon: float
     ) -> tuple[np.ndarray, tuple[Tensor, ...]]:
@@ -345,7 +334,6 @@ class QMIX:
         self._episode_num += 1
         return continue_training
 
-    # ------------------------------------------------------------------ learning
     def train(self, gradient_steps: int) -> None:
         """
         Gradient steps on batches of whole episodes (double-Q, optionally TD(lambda) targets).
@@ -374,8 +362,9 @@ class QMIX:
 
     def _loss(self, batch: EpisodeBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         horizon, batch_size, n_agents = batch.actions.shape
-        last_actions = torch.cat([torch.zeros_like(batch.actions[:1]), batch.actions])
-        inputs = self._agent_inputs(batch.obs, self._one_hot(last_actions)).reshape(horizon + 1, -1, self.input_dim)
+        actions = self._one_hot(batch.actions)
+        last_actions = torch.cat([torch.zeros_like(actions[:1]), actions])  # no last action at t = 0
+        inputs = self._agent_inputs(batch.obs, last_actions).reshape(horizon + 1, -1, self.input_dim)
         q_all = self.agent_net(inputs)[0].view(horizon + 1, batch_size, n_agents, -1)
         chosen = q_all[:-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
         q_tot = self.mixer(chosen, batch.states[:-1]).squeeze(-1)
@@ -452,7 +441,7 @@ class QMIX:
         if not isinstance(callback, BaseCallback):
             callback = ConvertCallback(callback)
         if progress_bar:
-            callback = CallbackList([callback, _ProgressBar()])
+            callback = CallbackList([callback, ProgressBarCallback()])
         callback.init_callback(self)  # type: ignore[arg-type]
         return callback
 
@@ -468,7 +457,6 @@ class QMIX:
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 
-    # ------------------------------------------------------------------ inference
     def initial_state(self) -> PredictState:
         """Recurrent state at an episode start: the core state tensors, then the one-hot last actions."""
         spec = self._spec
@@ -507,7 +495,6 @@ class QMIX:
         next_state = (*(t.cpu().numpy() for t in core_state), self._one_hot(actions).cpu().numpy())
         return {a: int(actions[i]) + spec.action_start for i, a in enumerate(spec.agents)}, next_state
 
-    # ------------------------------------------------------------------ save / load
     init_kwarg_names: ClassVar[tuple[str, ...]] = (
         "learning_rate",
         "buffer_size",

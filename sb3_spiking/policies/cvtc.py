@@ -8,6 +8,7 @@ when returns are <= -1, or shift the rewards with :class:`sb3_spiking.envs.wrapp
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ class CVTCQNetwork(BasePolicy):
         if self.encoder.gains.numel() != features_dim:
             raise ValueError(f"gains needs one entry per feature ({features_dim}), got {self.encoder.gains.numel()}")
         sizes = [self.encoder.out_features, *self.hidden_sizes, int(action_space.n)]
-        self.layers = nn.ModuleList(CVTCLayer(n_in, n_out, beta) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(CVTCLayer(n_in, n_out, beta) for n_in, n_out in itertools.pairwise(sizes))
         for layer in self.layers:
             init_cvtc_weight(layer.weight, init)
 
@@ -213,6 +214,15 @@ class CVTCPolicy(DQNPolicy):
             height=float(height),
             cap=None if cap is None else float(cap),
         )
+        encoder = GaussianPopulationEncoder(**self.encoder_kwargs)
+        n_obs = int(np.prod(observation_space.shape))
+        if encoder.gains.numel() != n_obs:
+            raise ValueError(f"gains needs one entry per observation component ({n_obs}), got {len(gains)}")
+        if encoder.min_z < 1.0:
+            raise ValueError(
+                f"the encoder can emit z = {encoder.min_z:.3f} < 1 (t < 0); CVTC layers need z >= 1: "
+                f"set cap <= z_max - 1 = {z_max - 1} or lower height"
+            )
         self.inference_mode = "cvtc"
         super().__init__(
             observation_space,
@@ -285,7 +295,6 @@ class CVTCPolicy(DQNPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         del data["net_arch"], data["activation_fn"]
-        data.update(
-            dict(hidden_sizes=self.hidden_sizes, q_sign=self.q_sign, beta=self.beta, init=self.init, **self.encoder_kwargs)
-        )
+        data.update(hidden_sizes=self.hidden_sizes, q_sign=self.q_sign, beta=self.beta, init=self.init)
+        data.update(self.encoder_kwargs)
         return data

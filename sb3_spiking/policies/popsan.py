@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -186,6 +187,11 @@ def _critic_arch(net_arch: list[int] | dict[str, list[int]] | None) -> list[int]
     return list(net_arch)
 
 
+def _maybe_compile(net: PopSpikingNetwork, compile_network: bool) -> Callable[[Tensor], Tensor]:
+    # a compiled bound method, not a module attribute, so that the state dict keeps its keys
+    return torch.compile(net.forward) if compile_network else net
+
+
 class PopSpikingActor(BasePolicy):
     """
     Deterministic spiking actor for TD3 / DDPG: ``tanh`` of the population readout (SB3 rescales it to the
@@ -198,6 +204,7 @@ class PopSpikingActor(BasePolicy):
     :param features_dim: observation size after flattening
     :param network_kwargs: keyword arguments of :class:`PopSpikingNetwork`
     :param normalize_images: SB3's image flag (unused for Box vectors)
+    :param compile_network: run the spiking network through ``torch.compile`` (compiled on first use)
     """
 
     def __init__(
@@ -208,6 +215,7 @@ class PopSpikingActor(BasePolicy):
         features_dim: int,
         network_kwargs: dict[str, Any],
         normalize_images: bool = True,
+        compile_network: bool = False,
         **_unused: Any,
     ) -> None:
         super().__init__(
@@ -219,7 +227,9 @@ class PopSpikingActor(BasePolicy):
         )
         self.features_dim = features_dim
         self.network_kwargs = network_kwargs
+        self.compile_network = compile_network
         self.net = PopSpikingNetwork(features_dim, get_action_dim(action_space), **network_kwargs)
+        self.run_net = _maybe_compile(self.net, compile_network)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -227,11 +237,12 @@ class PopSpikingActor(BasePolicy):
             features_dim=self.features_dim,
             features_extractor=self.features_extractor,
             network_kwargs=self.network_kwargs,
+            compile_network=self.compile_network,
         )
         return data
 
     def forward(self, obs: Tensor) -> Tensor:
-        return torch.tanh(self.net(self.extract_features(obs, self.features_extractor)))
+        return torch.tanh(self.run_net(self.extract_features(obs, self.features_extractor)))
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> Tensor:
         with torch.inference_mode():
@@ -261,6 +272,8 @@ class SpikingPopPolicy(TD3Policy):
     :param voltage_decay: ``d_v`` (LIF)
     :param threshold: firing threshold
     :param dynamic_params: constants of the dynamic neuron (see :class:`~sb3_spiking.snn.neurons.DynamicNeuron`)
+    :param compile_network: ``torch.compile`` the spiking network (off by default: about a minute of compilation
+        on CPU, pays off in long trainings)
     :param features_extractor_class: features extractor (flattening)
     :param features_extractor_kwargs: its keyword arguments
     :param normalize_images: SB3's image flag
@@ -293,6 +306,7 @@ class SpikingPopPolicy(TD3Policy):
         voltage_decay: float = 0.75,
         threshold: float = 0.5,
         dynamic_params: dict[str, float] | None = None,
+        compile_network: bool = False,
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
@@ -306,6 +320,7 @@ class SpikingPopPolicy(TD3Policy):
             neuron, encoder, spike_ts, encoder_pop_dim, decoder_pop_dim, mean_range, encoder_std, hidden_sizes,
             surrogate, current_decay, voltage_decay, threshold, dynamic_params,
         )  # fmt: skip
+        self.compile_network = bool(compile_network)
         super().__init__(
             observation_space,
             action_space,
@@ -323,12 +338,14 @@ class SpikingPopPolicy(TD3Policy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(self.network_kwargs)
+        data.update(self.network_kwargs, compile_network=self.compile_network)
         return data
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> PopSpikingActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
-        return PopSpikingActor(**actor_kwargs, network_kwargs=self.network_kwargs).to(self.device)
+        return PopSpikingActor(
+            **actor_kwargs, network_kwargs=self.network_kwargs, compile_network=self.compile_network
+        ).to(self.device)
 
 
 class PopSpikingSACActor(BasePolicy):
@@ -343,6 +360,7 @@ class PopSpikingSACActor(BasePolicy):
     :param network_kwargs: keyword arguments of :class:`PopSpikingNetwork`
     :param log_std_hidden_sizes: hidden sizes of the log-std MLP
     :param normalize_images: SB3's image flag
+    :param compile_network: run the spiking network through ``torch.compile`` (compiled on first use)
     """
 
     action_space: spaces.Box
@@ -356,6 +374,7 @@ class PopSpikingSACActor(BasePolicy):
         network_kwargs: dict[str, Any],
         log_std_hidden_sizes: list[int],
         normalize_images: bool = True,
+        compile_network: bool = False,
         **_unused: Any,
     ) -> None:
         super().__init__(
@@ -369,7 +388,9 @@ class PopSpikingSACActor(BasePolicy):
         self.features_dim = features_dim
         self.network_kwargs = network_kwargs
         self.log_std_hidden_sizes = log_std_hidden_sizes
+        self.compile_network = compile_network
         self.net = PopSpikingNetwork(features_dim, action_dim, **network_kwargs)
+        self.run_net = _maybe_compile(self.net, compile_network)
         self.log_std = nn.Sequential(*create_mlp(features_dim, action_dim, log_std_hidden_sizes, nn.ReLU))
         self.action_dist = SquashedDiagGaussianDistribution(action_dim)
         self.use_sde = False
@@ -381,6 +402,7 @@ class PopSpikingSACActor(BasePolicy):
             features_extractor=self.features_extractor,
             network_kwargs=self.network_kwargs,
             log_std_hidden_sizes=self.log_std_hidden_sizes,
+            compile_network=self.compile_network,
         )
         return data
 
@@ -391,7 +413,7 @@ class PopSpikingSACActor(BasePolicy):
         """
         features = self.extract_features(obs, self.features_extractor)
         log_std = torch.clamp(self.log_std(features), LOG_STD_MIN, LOG_STD_MAX)
-        return self.net(features), log_std, {}
+        return self.run_net(features), log_std, {}
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> Tensor:
         mean_actions, log_std, kwargs = self.get_action_dist_params(obs)
@@ -420,6 +442,7 @@ class SpikingPopSACPolicy(SACPolicy):
     :param activation_fn: critic activation
     :param log_std_hidden_sizes: hidden sizes of the non-spiking log-std MLP
     :param use_sde: must be False
+    :param compile_network: ``torch.compile`` the spiking network (see :class:`SpikingPopPolicy`)
     :param kwargs: the spiking actor's keyword arguments (see :class:`SpikingPopPolicy`) and SB3's
         ``SACPolicy`` arguments
     """
@@ -439,6 +462,7 @@ class SpikingPopSACPolicy(SACPolicy):
         activation_fn: type[nn.Module] = nn.ReLU,
         log_std_hidden_sizes: tuple[int, ...] | list[int] = (64, 64),
         use_sde: bool = False,
+        compile_network: bool = False,
         **kwargs: Any,
     ) -> None:
         _check_spaces(observation_space, action_space)
@@ -446,17 +470,23 @@ class SpikingPopSACPolicy(SACPolicy):
             raise ValueError("SpikingPopPolicy on SAC does not support gSDE (use_sde=False)")
         self.network_kwargs = pop_network_kwargs(**{k: kwargs.pop(k) for k in self.spiking_keys if k in kwargs})
         self.log_std_hidden_sizes = [int(h) for h in log_std_hidden_sizes]
+        self.compile_network = bool(compile_network)
         super().__init__(observation_space, action_space, lr_schedule, _critic_arch(net_arch), activation_fn, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(self.network_kwargs, log_std_hidden_sizes=self.log_std_hidden_sizes)
+        data.update(
+            self.network_kwargs, log_std_hidden_sizes=self.log_std_hidden_sizes, compile_network=self.compile_network
+        )
         return data
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> PopSpikingSACActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         return PopSpikingSACActor(
-            **actor_kwargs, network_kwargs=self.network_kwargs, log_std_hidden_sizes=self.log_std_hidden_sizes
+            **actor_kwargs,
+            network_kwargs=self.network_kwargs,
+            log_std_hidden_sizes=self.log_std_hidden_sizes,
+            compile_network=self.compile_network,
         ).to(self.device)
 
 
@@ -489,8 +519,7 @@ def load_popsan_checkpoint(
     venv = VecNormalize(
         env, training=False, norm_obs=True, norm_reward=False, clip_obs=3.0, epsilon=float(np.finfo(np.float32).eps)
     )
-    venv.obs_rms.mean = np.asarray(mean, dtype=np.float64)
-    venv.obs_rms.var = np.asarray(var, dtype=np.float64)
+    venv.obs_rms.mean, venv.obs_rms.var = np.asarray(mean), np.asarray(var)  # dtypes as the original's
     hidden = sorted(int(k.split(".")[2]) for k in state if k.startswith("snn.hidden_layers.") and k.endswith("weight"))
     obs_dim, encoder_pop_dim = state["encoder.mean"].shape[1:]
     act_dim, _, decoder_pop_dim = state["decoder.decoder.weight"].shape

@@ -109,8 +109,7 @@ class PopulationEncoder(nn.Module):
         :param obs: observations (batch, obs_dim)
         :return: ``A`` (batch, obs_dim * pop_dim), neuron ``j`` of dimension ``i`` at ``i * pop_dim + j``
         """
-        z = (obs.unsqueeze(-1) - self.mean) / self.std
-        return torch.exp(-0.5 * z * z).flatten(-2)  # Eq. 7
+        return torch.exp(-0.5 * (obs.unsqueeze(-1) - self.mean).pow(2) / self.std.pow(2)).flatten(-2)  # Eq. 7
 
     def forward(self, obs: Tensor) -> Tensor:
         """

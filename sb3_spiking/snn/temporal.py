@@ -66,29 +66,31 @@ class CVTCLayer(nn.Module):
             raise ValueError("CVTCLayer inputs must be spike times at t >= 0, i.e. z >= 1")
         beta = self.beta
         batch, n_in = z.shape
-        z_sorted, order = torch.sort(z, dim=1)
-        steps = torch.arange(n_in + 1, device=z.device)
-        rank = torch.empty_like(order).scatter_(1, order, steps[:n_in].expand(batch, n_in))
-        # prefix[b, i, k] = 1 if input i is among the k earliest of sample b (k = 0: none yet)
-        prefix = (rank.unsqueeze(2) < steps).to(z.dtype)
-        basis = torch.cat((prefix, prefix * z.unsqueeze(2)), dim=2)
-        # prefix sums W_k = sum w_i, S_k = sum w_i z_i of every neuron and sample as one matrix product
-        sums = (self.weight @ basis.transpose(0, 1).reshape(n_in, -1)).view(self.out_features, batch, 2, n_in + 1)
-        w_cum, s_cum = sums[:, :, 0], sums[:, :, 1]
         with torch.no_grad():
-            # V crosses 1 in the interval after the k-th input iff V > 1 just before input k + 1, i.e.
-            # beta z^2 + (W_k - 1) z - S_k > 0 at z = z_(k+1) (seed 001 Eq. 9-10); after the last input it
-            # fires iff beta > 0 or W_N > 1
-            z_next = z_sorted.unsqueeze(0)
-            crossed = (w_cum[..., :n_in] - 1.0) * z_next + beta * z_next * z_next - s_cum[..., :n_in] > 0
-            last = w_cum[..., n_in:] > 1.0 if beta == 0 else torch.ones_like(crossed[..., :1])
-            crossed = torch.cat((crossed, last), dim=2)
-            first = torch.argmax(crossed.to(torch.uint8), dim=2, keepdim=True)
-            fired = crossed.any(dim=2)
-        big_w = torch.gather(w_cum, 2, first).squeeze(2)
-        big_s = torch.gather(s_cum, 2, first).squeeze(2)
+            # causal set search (seed 001 Algorithm 2): between input events V(t) is monotone or convex, so
+            # V crosses 1 before the k-th earliest input z_(k) iff V(z_(k)) > 1, i.e. (seed 001 Eq. 7, times z)
+            # sum_i w_i relu(z_(k) - z_i) > z_(k) - beta z_(k)^2; for all k, neurons and samples in one product
+            z_sorted, order = torch.sort(z, dim=1)
+            arrival = z_sorted.unsqueeze(2)
+            if self.out_features >= self.in_features:
+                lag = (arrival - z.unsqueeze(1)).clamp_(min=0.0)
+                drive = (lag.view(batch * n_in, n_in) @ self.weight.t()).view(batch, n_in, self.out_features)
+            else:  # few outputs: the same sums as cumulative W_k, S_k over the inputs in arrival order
+                w_sorted = self.weight.t()[order]  # (batch, in, out)
+                w_cum = w_sorted.cumsum(dim=1) - w_sorted
+                s_cum = (w_sorted * arrival).cumsum(dim=1) - w_sorted * arrival
+                drive = w_cum * arrival - s_cum
+            crossed = drive > arrival - beta * arrival * arrival
+            # index of the first crossing: largest of crossed * (n_in, ..., 1); 0 = not before the last input
+            countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=torch.int16 if n_in > 254 else torch.uint8)
+            first = n_in - (crossed * countdown.view(1, n_in, 1)).amax(dim=1).long()
+            horizon = torch.cat((z_sorted, torch.full_like(z_sorted[:, :1], math.inf)), dim=1).gather(1, first)
+            causal = (z.unsqueeze(1) < horizon.unsqueeze(2)).to(z.dtype)  # (batch, out, in)
+        causal_w = causal * self.weight
+        big_w = causal_w.sum(dim=2)
+        big_s = (causal_w * z.unsqueeze(1)).sum(dim=2)
         a = big_w - 1.0
-        disc = a * a + 4.0 * beta * big_s  # >= 0 at a crossing (seed 001 Eq. 10)
+        disc = a * a + 4.0 * beta * big_s  # > 0 at a crossing (seed 001 Eq. 10)
         positive = disc > 0
         root = torch.where(positive, torch.sqrt(torch.where(positive, disc, torch.ones_like(disc))), 0.0)
         # upper root of beta z^2 + (W - 1) z - S = 0 (seed 001 Eq. 9) without cancellation: 2S / ((W - 1) + sqrt)
@@ -96,9 +98,9 @@ class CVTCLayer(nn.Module):
         rising = a > 0
         z_out = 2.0 * big_s / torch.where(rising, a + root, torch.ones_like(a))
         if beta > 0:
-            z_out = torch.where(rising, z_out, (root - a) / (2.0 * beta))
-        silent = torch.full_like(z_out, NO_SPIKE_Z)
-        return torch.where(fired, z_out, silent).transpose(0, 1)
+            return torch.where(rising, z_out, (root - a) / (2.0 * beta))
+        # beta = 0: after the last input V tends to W, so a neuron not crossed by then fires iff W > 1
+        return torch.where(rising, z_out, torch.full_like(z_out, NO_SPIKE_Z))
 
 
 class GaussianPopulationEncoder(nn.Module):
@@ -147,6 +149,12 @@ class GaussianPopulationEncoder(nn.Module):
     def out_features(self) -> int:
         """Number of input spikes produced per observation."""
         return self.gains.numel() * self.n_neurons
+
+    @property
+    def min_z(self) -> float:
+        """Earliest spike time (z-domain) the encoder can produce."""
+        peak = self.height / (self.sigma * math.sqrt(2 * math.pi))
+        return self.z_max - (peak if self.cap is None else min(peak, self.cap))
 
     @staticmethod
     def gains_from_bounds(low: Sequence[float], high: Sequence[float], n_neurons: int = 20) -> list[float]:

@@ -1,0 +1,182 @@
+"""CVTCPolicy on SB3's DQN and sb3_spiking.DoubleDQN; the Double-DQN target; inference modes; RewardShift."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import DQN
+
+import sb3_spiking
+from sb3_spiking import DoubleDQN
+from sb3_spiking.algos import double_dqn
+from sb3_spiking.envs.wrappers import RewardShift
+from sb3_spiking.policies.cvtc import CVTCPolicy
+from sb3_spiking.snn.temporal import NO_SPIKE_Z, CVTCLayer
+
+SMALL = dict(
+    learning_starts=50,
+    batch_size=16,
+    train_freq=4,
+    gradient_steps=1,
+    target_update_interval=50,
+    policy_kwargs=dict(hidden_sizes=[8], gains=[20.0, 2.0, 20.0, 2.0], beta=2e-3),
+    seed=0,
+)
+
+
+@pytest.mark.parametrize("algo", [DQN, DoubleDQN])
+def test_learn_save_load_predict(algo: type[DQN], tmp_path: Path) -> None:
+    model = algo("CVTCPolicy", "CartPole-v1", **SMALL)
+    before = [p.detach().clone() for p in model.policy.q_net.parameters()]
+    model.learn(200)
+    after = list(model.policy.q_net.parameters())
+    assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
+    assert isinstance(model.policy, CVTCPolicy)
+
+    model.save(tmp_path / "model")
+    loaded = algo.load(tmp_path / "model")
+    assert isinstance(loaded.policy, CVTCPolicy)
+    assert loaded.policy.q_net.hidden_sizes == [8]
+    assert loaded.policy.q_net.layers[0].beta == 2e-3
+    assert loaded.policy.encoder_kwargs == model.policy.encoder_kwargs
+    obs = np.stack([model.observation_space.sample() * 0.1 for _ in range(32)])
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+    with torch.no_grad():
+        q = model.policy.q_net(model.policy.obs_to_tensor(obs)[0])
+        q_loaded = loaded.policy.q_net(loaded.policy.obs_to_tensor(obs)[0])
+    torch.testing.assert_close(q, q_loaded, rtol=0, atol=0)
+
+
+def test_policy_registered_on_both_algorithms() -> None:
+    assert DQN.policy_aliases["CVTCPolicy"] is CVTCPolicy
+    assert DoubleDQN.policy_aliases["CVTCPolicy"] is CVTCPolicy
+    assert sb3_spiking.DoubleDQN is DoubleDQN
+
+
+def test_double_dqn_target_matches_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = DoubleDQN("CVTCPolicy", "CartPole-v1", **SMALL)
+    model.learn(100)
+    with torch.no_grad():  # target network = online one with the two action neurons swapped
+        model.q_net_target.load_state_dict(model.q_net.state_dict())
+        model.q_net_target.layers[-1].weight.copy_(model.q_net.layers[-1].weight.flip(0))
+    batch = model.replay_buffer.sample(8)
+    monkeypatch.setattr(model.replay_buffer, "sample", lambda *args, **kwargs: batch)
+    seen = {}
+
+    def recording_loss(current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        seen["current"], seen["target"] = current.detach().clone(), target.clone()
+        return torch.nn.functional.smooth_l1_loss(current, target)
+
+    monkeypatch.setattr(double_dqn, "F", SimpleNamespace(smooth_l1_loss=recording_loss))
+    online = [p.detach().clone() for p in model.q_net.parameters()]
+
+    with torch.no_grad():
+        q_next_online = model.q_net(batch.next_observations).numpy()
+        q_next_target = model.q_net_target(batch.next_observations).numpy()
+        q_now = model.q_net(batch.observations).numpy()
+    rewards, dones, actions = batch.rewards.numpy()[:, 0], batch.dones.numpy()[:, 0], batch.actions.numpy()[:, 0]
+    expected = np.empty(8)
+    dqn_target = np.empty(8)
+    for i in range(8):
+        best = int(np.argmax(q_next_online[i]))
+        expected[i] = rewards[i] + (1.0 - dones[i]) * model.gamma * q_next_target[i, best]
+        dqn_target[i] = rewards[i] + (1.0 - dones[i]) * model.gamma * q_next_target[i].max()
+
+    model.train(gradient_steps=1, batch_size=8)
+    np.testing.assert_allclose(seen["target"].numpy()[:, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(seen["current"].numpy()[:, 0], q_now[np.arange(8), actions], rtol=1e-6)
+    assert not np.allclose(expected, dqn_target)  # the test tells Double DQN from DQN
+    assert any(not torch.equal(a, b) for a, b in zip(online, model.q_net.parameters(), strict=True))
+
+
+def test_inference_mode_switch_and_report() -> None:
+    model = DQN("CVTCPolicy", "CartPole-v1", **SMALL)
+    model.learn(100)
+    policy = model.policy
+    obs = np.stack([model.observation_space.sample() * 0.1 for _ in range(64)]).astype(np.float32)
+    obs_t = policy.obs_to_tensor(obs)[0]
+
+    def manual(beta: float) -> torch.Tensor:
+        z = policy.q_net.encoder(obs_t)
+        for layer in policy.q_net.layers:
+            ref = CVTCLayer(layer.in_features, layer.out_features, beta=beta)
+            ref.weight.data.copy_(layer.weight.data)
+            z = ref(z)
+        return policy.q_net.q_sign * z
+
+    with torch.no_grad():
+        q_cvtc = policy.q_net(obs_t)
+        torch.testing.assert_close(q_cvtc, manual(2e-3))
+        policy.set_inference_mode("if")
+        assert all(layer.beta == 0.0 for net in (policy.q_net, policy.q_net_target) for layer in net.layers)
+        q_if = policy.q_net(obs_t)
+        torch.testing.assert_close(q_if, manual(0.0))
+        policy.set_inference_mode("cvtc")
+        torch.testing.assert_close(policy.q_net(obs_t), q_cvtc)
+
+    report = policy.compare_inference_modes(obs)
+    assert policy.inference_mode == "cvtc"
+    diff = (q_if - q_cvtc).abs()
+    assert report["q_abs_diff_max"] == pytest.approx(float(diff.max()))
+    assert report["q_abs_diff_mean"] == pytest.approx(float(diff.mean()))
+    disagree = float((q_if.argmax(1) != q_cvtc.argmax(1)).float().mean())
+    assert report["action_disagreement"] == pytest.approx(disagree)
+    assert report["if_silent_fraction"] == pytest.approx(float((q_if.abs() >= NO_SPIKE_Z).float().mean()))
+    with pytest.raises(ValueError, match="cvtc"):
+        policy.set_inference_mode("lif")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(q_sign=2), "q_sign"),
+        (dict(init="orthogonal"), "xavier_uniform"),
+        (dict(gains=[1.0, 2.0]), "gains"),
+        (dict(cap=None), "cap"),
+        (dict(hidden_sizes=[0]), "hidden_sizes"),
+    ],
+)
+def test_bad_kwargs_raise(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        DQN("CVTCPolicy", "CartPole-v1", policy_kwargs=kwargs)
+
+
+def test_non_discrete_action_space_raises() -> None:
+    env = gym.make("Pendulum-v1")
+    with pytest.raises(ValueError, match="Discrete"):
+        CVTCPolicy(env.observation_space, env.action_space, lambda _: 1e-3)
+
+
+def test_default_gains_from_observation_bounds() -> None:
+    model = DQN("CVTCPolicy", "MountainCar-v0", policy_kwargs=dict(q_sign=-1))
+    low, high = model.observation_space.low, model.observation_space.high
+    expected = [0.9 * 9.5 / max(abs(lo), abs(hi)) for lo, hi in zip(low, high, strict=True)]
+    np.testing.assert_allclose(model.policy.encoder_kwargs["gains"], expected, rtol=1e-6)
+    assert (model.q_net(torch.as_tensor(low[None])) <= -1.0).all()  # q_sign = -1: Q = -z <= -1
+
+
+def test_reward_shift_moves_discounted_return_by_constant() -> None:
+    gamma, shift = 0.9, 1.5
+
+    def discounted_return(env: gym.Env) -> tuple[float, bool]:
+        env.reset(seed=4)
+        rng = np.random.default_rng(0)
+        total, discount = 0.0, 1.0
+        while True:
+            _, reward, terminated, truncated, _ = env.step(int(rng.integers(2)))
+            total += discount * float(reward)
+            discount *= gamma
+            if terminated or truncated:
+                return total, terminated
+
+    plain, terminated = discounted_return(gym.make("CartPole-v1"))
+    assert terminated
+    shifted, _ = discounted_return(RewardShift(gym.make("CartPole-v1"), shift, gamma=gamma))
+    assert shifted == pytest.approx(plain + shift / (1 - gamma))
+    naive, _ = discounted_return(RewardShift(gym.make("CartPole-v1"), shift))
+    assert naive < plain + shift / (1 - gamma) - 1e-3
+    with pytest.raises(ValueError, match="gamma"):
+        RewardShift(gym.make("CartPole-v1"), shift, gamma=1.0)

@@ -1,0 +1,90 @@
+"""SpikingPopPolicy inside SB3: construction by name, learning, save/load, VecNormalize."""
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import DDPG, SAC, TD3
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecNormalize
+
+import sb3_spiking  # noqa: F401
+from sb3_spiking.policies.popsan import PopSpikingActor, PopSpikingSACActor
+from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron
+from sb3_spiking.snn.surrogate import make
+
+SMALL = dict(hidden_sizes=[16], net_arch=[16], encoder_pop_dim=4, decoder_pop_dim=3)
+
+
+@pytest.mark.parametrize("algo", [TD3, DDPG, SAC])
+def test_learn_save_load(algo: type, tmp_path) -> None:
+    policy_kwargs = dict(SMALL, surrogate=make("trapezoidal", w1=0.2, w2=0.6))
+    model = algo(
+        "SpikingPopPolicy", "Pendulum-v1", learning_starts=30, batch_size=16, policy_kwargs=policy_kwargs, seed=0
+    )
+    assert isinstance(model.actor, PopSpikingSACActor if algo is SAC else PopSpikingActor)
+    before = [p.detach().clone() for p in model.actor.parameters()]
+    model.learn(60)
+    changed = [not torch.equal(b, p) for b, p in zip(before, model.actor.parameters(), strict=True)]
+    assert all(changed), "every actor parameter (mu, sigma, weights, readout) is trained"
+    obs = np.random.default_rng(0).uniform(-1, 1, (8, 3)).astype(np.float32)
+    actions = model.predict(obs, deterministic=True)[0]
+    model.save(tmp_path / "model")
+    loaded = algo.load(tmp_path / "model", device="cpu")
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
+    saved = loaded.policy._get_constructor_parameters()["surrogate"]
+    assert saved == {"name": "trapezoidal", "w1": 0.2, "w2": 0.6, "height": None}
+    assert loaded.policy.actor.net.neurons[0].spike.w1 == 0.2
+
+
+def test_dynamic_neuron_policy_round_trip(tmp_path) -> None:
+    policy_kwargs = dict(SMALL, neuron="dynamic", dynamic_params=dict(theta_s=0.2, u_sign=-1.0))
+    model = TD3("SpikingPopPolicy", "Pendulum-v1", learning_starts=10, batch_size=8, policy_kwargs=policy_kwargs)
+    model.learn(20)
+    neuron = model.policy.actor.net.neurons[0]
+    assert isinstance(neuron, DynamicNeuron) and neuron.theta_s == 0.2 and neuron.u_sign == -1.0
+    assert model.policy.actor.net.encoder.mode == "real"
+    model.save(tmp_path / "model")
+    loaded = TD3.load(tmp_path / "model")
+    obs = np.zeros((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(obs)[0], model.predict(obs)[0])
+    assert loaded.policy.actor.net.neurons[0].theta_s == 0.2
+
+
+def test_vecnormalize_round_trip(tmp_path) -> None:
+    env = VecNormalize(make_vec_env("Pendulum-v1", 2, seed=0), norm_reward=False, clip_obs=3.0)
+    model = TD3("SpikingPopPolicy", env, learning_starts=20, batch_size=8, policy_kwargs=SMALL, seed=1)
+    model.learn(40)
+    model.save(tmp_path / "model")
+    env.save(str(tmp_path / "vecnormalize.pkl"))
+    raw = np.array([[1.0, 0.0, 5.0], [-0.5, 0.8, -7.0]], np.float32)
+    expected = model.predict(env.normalize_obs(raw))[0]
+
+    new_env = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("Pendulum-v1", 2, seed=5))
+    new_env.training = False
+    loaded = TD3.load(tmp_path / "model", env=new_env)
+    normalised = new_env.normalize_obs(raw)
+    assert np.abs(normalised).max() <= 3.0
+    np.testing.assert_array_equal(loaded.predict(normalised)[0], expected)
+    assert isinstance(loaded.policy.actor.net.neurons[0], CurrentLIF)
+
+
+def test_surrogates_are_separate_instances_in_actor_and_target() -> None:
+    model = TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=SMALL)
+    spikes = [m.spike for m in model.policy.modules() if isinstance(m, CurrentLIF)]
+    assert len(spikes) == 4 and len({id(s) for s in spikes}) == 4
+
+
+def test_discrete_env_is_rejected() -> None:
+    with pytest.raises((ValueError, AssertionError), match="Box"):
+        TD3("SpikingPopPolicy", "CartPole-v1")
+
+
+def test_compile_option_is_saved_and_lazy(tmp_path) -> None:
+    """``torch.compile`` is lazy: building and saving must not compile (no forward pass here)."""
+    model = TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=dict(SMALL, compile_network=True))
+    assert model.policy.actor.compile_network and model.policy.actor.run_net is not model.policy.actor.net
+    assert set(model.policy.actor.state_dict()) == set(
+        TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=SMALL).actor.state_dict()
+    )
+    model.save(tmp_path / "model")
+    assert TD3.load(tmp_path / "model").policy.actor.compile_network
