@@ -135,7 +135,7 @@ def test_inference_mode_switch_and_report() -> None:
         (dict(q_sign=2), "q_sign"),
         (dict(init="orthogonal"), "xavier_uniform"),
         (dict(gains=[1.0, 2.0]), "gains"),
-        (dict(cap=None), "cap"),
+        (dict(cap=None, height=50.0), "cap"),
         (dict(hidden_sizes=[0]), "hidden_sizes"),
     ],
 )

@@ -22,7 +22,8 @@ def first_spike_time(t_in: np.ndarray, w: np.ndarray, beta: float) -> float:
     by bisection on t. Returns inf when the neuron never fires.
     """
     events = np.sort(t_in)
-    starts = np.concatenate(([0.0], events))
+    # before the first input only beta * exp(t) < 1 acts (it reaches 1 at t = ln(1 / beta) > 0)
+    starts = np.concatenate(([min(0.0, events[0]) - 1.0], events))
     for k, start in enumerate(starts):
         if k < len(events):
             end = events[k]
@@ -47,17 +48,19 @@ def first_spike_time(t_in: np.ndarray, w: np.ndarray, beta: float) -> float:
 
 def random_case(seed: int, batch: int = 6, n_in: int = 12, n_out: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    z_in = 1.0 + 5.0 * torch.rand(batch, n_in, generator=gen, dtype=torch.float64)
+    z_in = 0.3 + 5.7 * torch.rand(batch, n_in, generator=gen, dtype=torch.float64)  # some inputs before t = 0
     # mix of strongly excitatory, weak and inhibitory neurons
-    scale = torch.tensor([0.05, 0.2, 0.5, 1.0, 2.0] * (n_out // 5), dtype=torch.float64).unsqueeze(1)
+    scale = torch.tensor([0.05, 0.2, 0.5, 1.0, 2.0] * n_out, dtype=torch.float64)[:n_out].unsqueeze(1)
     w = (torch.randn(n_out, n_in, generator=gen, dtype=torch.float64) + 0.3) * scale
     return z_in, w
 
 
+# (12, 10): the lag-matrix branch; (40, 3): the sorted prefix-sum branch (few outputs)
+@pytest.mark.parametrize("n_in, n_out", [(12, 10), (40, 3)])
 @pytest.mark.parametrize("beta", [1e-3, 0.0])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_layer_matches_event_driven_simulation(beta: float, seed: int) -> None:
-    z_in, w = random_case(seed)
+def test_layer_matches_event_driven_simulation(beta: float, seed: int, n_in: int, n_out: int) -> None:
+    z_in, w = random_case(seed, n_in=n_in, n_out=n_out)
     layer = CVTCLayer(z_in.shape[1], w.shape[0], beta=beta).double()
     with torch.no_grad():
         layer.weight.copy_(w)
@@ -97,10 +100,11 @@ def test_every_neuron_fires_with_beta(scale: float) -> None:
     )
 
 
+@pytest.mark.parametrize("n_in, n_out", [(8, 5), (24, 2)])
 @pytest.mark.parametrize("beta", [1e-3, 0.0])
-def test_gradients_match_formulas_and_finite_differences(beta: float) -> None:
-    z_in, w = random_case(7, batch=4, n_in=8, n_out=5)
-    layer = CVTCLayer(8, 5, beta=beta).double()
+def test_gradients_match_formulas_and_finite_differences(beta: float, n_in: int, n_out: int) -> None:
+    z_in, w = random_case(7, batch=4, n_in=n_in, n_out=n_out)
+    layer = CVTCLayer(n_in, n_out, beta=beta).double()
     with torch.no_grad():
         layer.weight.copy_(w)
     z_in.requires_grad_(True)
@@ -193,3 +197,18 @@ def test_encoder_rejects_bad_arguments(kwargs: dict) -> None:
 def test_layer_rejects_negative_beta() -> None:
     with pytest.raises(ValueError, match="beta"):
         CVTCLayer(2, 2, beta=-1.0)
+
+
+def test_wide_layer_matches_event_driven_simulation() -> None:
+    # more than 255 inputs (wider first-crossing index) and few outputs (the sorted prefix-sum branch)
+    gen = torch.Generator().manual_seed(11)
+    z_in = 1.0 + 5.0 * torch.rand(2, 300, generator=gen, dtype=torch.float64)
+    layer = CVTCLayer(300, 3, beta=1e-3).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(3, 300, generator=gen, dtype=torch.float64) * 0.02 + 0.004)
+    z_out = layer(z_in).detach().numpy()
+    t_in = np.log(z_in.numpy())
+    for b in range(2):
+        for j in range(3):
+            t_ref = first_spike_time(t_in[b], layer.weight[j].detach().numpy(), 1e-3)
+            assert z_out[b, j] == pytest.approx(math.exp(t_ref), rel=1e-5)

@@ -10,6 +10,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 import sb3_spiking  # noqa: F401
 from sb3_spiking.policies.popsan import PopSpikingActor, PopSpikingSACActor
 from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron
+from sb3_spiking.snn.schedules import set_sharpness
 from sb3_spiking.snn.surrogate import make
 
 SMALL = dict(hidden_sizes=[16], net_arch=[16], encoder_pop_dim=4, decoder_pop_dim=3)
@@ -82,9 +83,16 @@ def test_discrete_env_is_rejected() -> None:
 def test_compile_option_is_saved_and_lazy(tmp_path) -> None:
     """``torch.compile`` is lazy: building and saving must not compile (no forward pass here)."""
     model = TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=dict(SMALL, compile_network=True))
-    assert model.policy.actor.compile_network and model.policy.actor.run_net is not model.policy.actor.net
+    assert model.policy.actor.compile_network and model.policy.actor.run_net != model.policy.actor.net.forward
     assert set(model.policy.actor.state_dict()) == set(
         TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=SMALL).actor.state_dict()
     )
     model.save(tmp_path / "model")
     assert TD3.load(tmp_path / "model").policy.actor.compile_network
+
+
+def test_schedules_reach_every_spiking_layer() -> None:
+    model = TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=SMALL)
+    set_sharpness(model.policy, 4.0)
+    neurons = [m for m in model.policy.modules() if isinstance(m, CurrentLIF)]
+    assert len(neurons) == 4 and all(n.spike.a == 0.25 for n in neurons)

@@ -19,16 +19,12 @@ SMALL = dict(learning_starts=30, seq_len=6, batch_size=4, buffer_size=1000, seed
 
 def _td3(core: str = "grsn", **kwargs) -> sb3_spiking.RecurrentTD3:
     policy_kwargs = dict(core=core, hidden_size=16, net_arch=[16])
-    return sb3_spiking.RecurrentTD3(
-        "GRSNPolicy", "Pendulum-P-v0", policy_kwargs=policy_kwargs, seed=0, **SMALL, **kwargs
-    )
+    return sb3_spiking.RecurrentTD3("GRSNPolicy", "Pendulum-P-v0", policy_kwargs=policy_kwargs, **SMALL, **kwargs)
 
 
 def _dqn(core: str = "grsn", **kwargs) -> sb3_spiking.RecurrentDQN:
     policy_kwargs = dict(core=core, hidden_size=16, net_arch=[16])
-    return sb3_spiking.RecurrentDQN(
-        "GRSNPolicy", "CartPole-V-v0", policy_kwargs=policy_kwargs, seed=0, **SMALL, **kwargs
-    )
+    return sb3_spiking.RecurrentDQN("GRSNPolicy", "CartPole-V-v0", policy_kwargs=policy_kwargs, **SMALL, **kwargs)
 
 
 def _ppo(policy: str) -> RecurrentPPO:
@@ -213,6 +209,9 @@ def test_off_policy_learn_save_load(make, tmp_path: Path) -> None:
     np.testing.assert_allclose(_rollout(loaded, obs), _rollout(model, obs), rtol=1e-6)
     loaded.set_env(model.get_env())
     loaded.learn(5, reset_num_timesteps=False)
+    model.policy.save(tmp_path / "policy.pt")
+    policy = type(model.policy).load(tmp_path / "policy.pt")
+    np.testing.assert_allclose(_rollout(policy, obs), _rollout(model, obs), rtol=1e-6)
 
 
 @pytest.mark.parametrize("policy", ["GRSNPolicy", "LIFRecurrentPolicy"])
@@ -223,6 +222,10 @@ def test_recurrent_ppo_learn_save_load(policy: str, tmp_path: Path) -> None:
     loaded = RecurrentPPO.load(tmp_path / "ppo")
     assert type(loaded.policy) is type(model.policy)
     np.testing.assert_allclose(_rollout(loaded, obs), _rollout(model, obs))
+    model.policy.save(tmp_path / "policy.pt")
+    policy = type(model.policy).load(tmp_path / "policy.pt")
+    assert policy.lstm_actor.hidden_size == 16
+    np.testing.assert_allclose(_rollout(policy, obs), _rollout(model, obs))
 
 
 def test_recurrent_ppo_box_actions() -> None:

@@ -246,6 +246,7 @@ class RecurrentOffPolicyPolicy(BasePolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
+        del data["normalize_images"]  # observations are plain vectors
         data.update(
             core=self.core,
             hidden_size=self.hidden_size,

@@ -13,10 +13,10 @@ class RewardShift(gym.RewardWrapper):
     (``Q >= 1`` with ``q_sign=+1``; seed 001 Section 5.3 makes MountainCar's rewards positive).
 
     A plain shift changes the optimal policy when episodes end by termination (MountainCar: +1 per step
-    would teach the car to avoid the goal). With ``gamma`` given, a terminal bonus ``gamma * shift / (1 - gamma)``,
-    the discounted value of the shift continued forever after the episode, is added on termination (not on truncation, which
-    the algorithm bootstraps). Every Q-value then moves by exactly ``shift / (1 - gamma)`` and the greedy
-    policy is unchanged.
+    would teach the car to avoid the goal). With ``gamma`` given, a terminal bonus
+    ``gamma * shift / (1 - gamma)`` (the discounted value of the shift continued forever after the episode)
+    is added on termination, not on truncation, which the algorithm bootstraps. Every Q-value then moves by
+    exactly ``shift / (1 - gamma)`` and the greedy policy is unchanged.
 
     :param env: environment to wrap
     :param shift: constant added to each reward

@@ -218,10 +218,10 @@ class CVTCPolicy(DQNPolicy):
         n_obs = int(np.prod(observation_space.shape))
         if encoder.gains.numel() != n_obs:
             raise ValueError(f"gains needs one entry per observation component ({n_obs}), got {len(gains)}")
-        if encoder.min_z < 1.0:
+        if encoder.min_z <= 0.0:
             raise ValueError(
-                f"the encoder can emit z = {encoder.min_z:.3f} < 1 (t < 0); CVTC layers need z >= 1: "
-                f"set cap <= z_max - 1 = {z_max - 1} or lower height"
+                f"the encoder can emit z = {encoder.min_z:.3f} <= 0, not a spike time: "
+                f"set cap < z_max = {z_max} (z_max - 1 keeps t >= 0) or lower height"
             )
         self.inference_mode = "cvtc"
         super().__init__(

@@ -188,8 +188,8 @@ def _critic_arch(net_arch: list[int] | dict[str, list[int]] | None) -> list[int]
 
 
 def _maybe_compile(net: PopSpikingNetwork, compile_network: bool) -> Callable[[Tensor], Tensor]:
-    # a compiled bound method, not a module attribute, so that the state dict keeps its keys
-    return torch.compile(net.forward) if compile_network else net
+    # a (compiled) bound method, not a module attribute, so that the state dict keeps its keys
+    return torch.compile(net.forward) if compile_network else net.forward
 
 
 class PopSpikingActor(BasePolicy):

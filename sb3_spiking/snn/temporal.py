@@ -9,8 +9,9 @@ self-incremental term ``beta * exp(t)`` (seed 001 Eq. 7) that makes every neuron
 Setting ``V = 1`` and multiplying by ``z`` gives ``beta z^2 + (W - 1) z - S = 0`` with ``W = sum_C w_i``,
 ``S = sum_C w_i z_i``, whose upper root is the output spike (seed 001 Eq. 9; ``beta = 0`` is Eq. 4).
 
-Inputs are expected at ``t >= 0`` (``z >= 1``); for such inputs the output equals the first threshold
-crossing of ``V(t)`` exactly. :class:`GaussianPopulationEncoder` produces inputs in that range by default.
+The output is the first threshold crossing of ``V(t)`` exactly, for any input times. The authors' code
+also discards crossings before ``t = 0``; the two agree whenever all inputs arrive at ``t >= 0`` (``z >= 1``),
+which :class:`GaussianPopulationEncoder` guarantees with its default cap.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ class CVTCLayer(nn.Module):
     """
     Fully connected layer of CVTC neurons mapping input spike times to output spike times (z-domain).
 
-    The causal set (seed 001 Algorithm 2) is found for all samples and neurons at once: inputs are sorted,
-    cumulative ``W_k`` and ``S_k`` give one candidate root per prefix, and the first valid candidate is
-    the output. Gradients are exact (autograd through the selected root).
+    The causal set (seed 001 Algorithm 2) is found for all samples and neurons at once: ``V`` is evaluated
+    at every input arrival (one matrix product, or prefix sums over the inputs in arrival order when the
+    layer has few outputs), and the first arrival with ``V > 1`` closes the causal set. Only the root of
+    Eq. 9 on that set enters autograd, so gradients are exact and unselected candidates cannot give NaN.
 
     :param in_features: number of input neurons
     :param out_features: number of output neurons
@@ -59,36 +61,39 @@ class CVTCLayer(nn.Module):
         """
         Output spike times.
 
-        :param z: input spike times in the z-domain (batch, in_features), all ``>= 1``
+        :param z: input spike times in the z-domain (batch, in_features), positive
         :return: output spike times in the z-domain (batch, out_features)
         """
-        if bool((z < 1.0).any()):
-            raise ValueError("CVTCLayer inputs must be spike times at t >= 0, i.e. z >= 1")
         beta = self.beta
         batch, n_in = z.shape
         with torch.no_grad():
             # causal set search (seed 001 Algorithm 2): between input events V(t) is monotone or convex, so
             # V crosses 1 before the k-th earliest input z_(k) iff V(z_(k)) > 1, i.e. (seed 001 Eq. 7, times z)
-            # sum_i w_i relu(z_(k) - z_i) > z_(k) - beta z_(k)^2; for all k, neurons and samples in one product
+            # drive_k = sum_i w_i relu(z_(k) - z_i) > z_(k) - beta z_(k)^2, for all k, neurons and samples at once
             z_sorted, order = torch.sort(z, dim=1)
             arrival = z_sorted.unsqueeze(2)
-            if self.out_features >= self.in_features:
+            if 8 * self.out_features >= n_in:
                 lag = (arrival - z.unsqueeze(1)).clamp_(min=0.0)
                 drive = (lag.view(batch * n_in, n_in) @ self.weight.t()).view(batch, n_in, self.out_features)
-            else:  # few outputs: the same sums as cumulative W_k, S_k over the inputs in arrival order
+            else:  # few outputs: drive_k = z_(k) W_k - S_k from sums over the earlier inputs in arrival order
                 w_sorted = self.weight.t()[order]  # (batch, in, out)
-                w_cum = w_sorted.cumsum(dim=1) - w_sorted
-                s_cum = (w_sorted * arrival).cumsum(dim=1) - w_sorted * arrival
-                drive = w_cum * arrival - s_cum
+                earlier = torch.ones(n_in, n_in, device=z.device, dtype=z.dtype).tril_(diagonal=-1)
+                sums = earlier @ torch.cat((w_sorted, w_sorted * arrival), dim=2)
+                drive = sums[..., : self.out_features] * arrival - sums[..., self.out_features :]
             crossed = drive > arrival - beta * arrival * arrival
-            # index of the first crossing: largest of crossed * (n_in, ..., 1); 0 = not before the last input
-            countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=torch.int16 if n_in > 254 else torch.uint8)
-            first = n_in - (crossed * countdown.view(1, n_in, 1)).amax(dim=1).long()
+            # index of the first crossing: largest of crossed * (n_in, ..., 1); n_in = not before the last input
+            if n_in < 256:
+                countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=torch.uint8)
+                score = crossed.view(torch.uint8).mul_(countdown.view(1, n_in, 1)).amax(dim=1)
+            else:
+                countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=torch.int32)
+                score = (crossed * countdown.view(1, n_in, 1)).amax(dim=1)
+            first = n_in - score.long()
             horizon = torch.cat((z_sorted, torch.full_like(z_sorted[:, :1], math.inf)), dim=1).gather(1, first)
-            causal = (z.unsqueeze(1) < horizon.unsqueeze(2)).to(z.dtype)  # (batch, out, in)
-        causal_w = causal * self.weight
+            causal = z.unsqueeze(1) < horizon.unsqueeze(2)  # (batch, out, in)
+        causal_w = torch.where(causal, self.weight, 0.0)
         big_w = causal_w.sum(dim=2)
-        big_s = (causal_w * z.unsqueeze(1)).sum(dim=2)
+        big_s = (causal_w @ z.unsqueeze(2)).squeeze(2)
         a = big_w - 1.0
         disc = a * a + 4.0 * beta * big_s  # > 0 at a crossing (seed 001 Eq. 10)
         positive = disc > 0
@@ -116,7 +121,7 @@ class GaussianPopulationEncoder(nn.Module):
     :param z_max: spike time (z-domain) of a neuron far from the value
     :param height: scale of the Gaussian
     :param cap: upper limit of ``height * NormalPDF``; ``None`` for none. The default ``z_max - 1`` keeps every
-        input at ``z >= 1`` (``t >= 0``), the range in which :class:`CVTCLayer` is an exact event-driven neuron
+        input at ``z >= 1`` (``t >= 0``), where :class:`CVTCLayer` agrees with the authors' code
     """
 
     def __init__(

@@ -1,0 +1,262 @@
+"""
+Speed of the spiking networks next to their non-spiking counterparts (spec 08), printed as markdown tables.
+
+1. kernel: Pop-SAN actor (HalfCheetah sizes: obs 17, act 6, P 10, T 5, hidden [256, 256]) fwd+bwd at batch 100 and
+   256 and single-observation inference, next to the 17-256-256-6 MLP actor and to the plain per-timestep
+   implementation of the seed's equations written below (the loop of the original code);
+2. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
+   peak RSS is its own): TD3 SpikingPopPolicy vs MlpPolicy on HalfCheetah-v5, DQN CVTCPolicy vs MlpPolicy on
+   CartPole-v1, RecurrentTD3 GRSN vs GRU core on Pendulum-P-v0, QMIX GRSN vs GRU on simple_spread.
+
+    python bench/speed.py --threads 2 [--sections kernel td3 dqn rtd3 qmix] [--device cuda] [--reps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+OBS, ACT, POP, SPIKE_TS, HIDDEN = 17, 6, 10, 5, (256, 256)
+
+
+class _ReferenceSpike(torch.autograd.Function):
+    """Heaviside with Pop-SAN's rectangular window (height 1 on |v - v_th| < 0.5)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return (x > 0).float()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() < 0.5).float()
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Encoder spike with d o / d v = 1 (seed 000, Eq. 22-23)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return (x > 0).float()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+class ReferencePopSAN(nn.Module):
+    """The straightforward per-timestep Pop-SAN actor (seed 000, Eq. 7-16): T x layers small ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mean = nn.Parameter(torch.linspace(-3, 3, POP).repeat(1, OBS, 1))
+        self.std = nn.Parameter(torch.full((1, OBS, POP), 0.15**0.5))
+        sizes = [OBS * POP, *HIDDEN, ACT * POP]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.readout = nn.Conv1d(ACT, ACT, POP, groups=ACT)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        batch = obs.shape[0]
+        stimulus = torch.exp(-0.5 * ((obs.unsqueeze(-1) - self.mean) / self.std) ** 2).view(batch, -1)  # Eq. 7
+        enc_volt = torch.zeros_like(stimulus)
+        currents = [torch.zeros(batch, layer.out_features) for layer in self.layers]
+        volts = [torch.zeros(batch, layer.out_features) for layer in self.layers]
+        spikes = [torch.zeros(batch, layer.out_features) for layer in self.layers]
+        rate = torch.zeros(batch, ACT * POP)
+        for _ in range(SPIKE_TS):
+            enc_volt = enc_volt + stimulus  # Eq. 8-10, deterministic encoder
+            x = _StraightThrough.apply(enc_volt - 0.999)
+            enc_volt = enc_volt - 0.999 * x
+            for i, layer in enumerate(self.layers):
+                currents[i] = 0.5 * currents[i] + layer(x)  # Eq. 11
+                volts[i] = 0.75 * volts[i] * (1 - spikes[i]) + currents[i]  # Eq. 12
+                spikes[i] = _ReferenceSpike.apply(volts[i] - 0.5)  # Eq. 13
+                x = spikes[i]
+            rate = rate + x
+        return torch.tanh(self.readout((rate / SPIKE_TS).view(batch, ACT, POP)).squeeze(-1))  # Eq. 14-16
+
+
+def median_ms(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def kernel_table(device: torch.device, reps: int, rounds: int) -> None:
+    from sb3_spiking.policies.popsan import PopSpikingNetwork
+
+    torch.manual_seed(0)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    popsan = PopSpikingNetwork(OBS, ACT).to(device)
+    mlp = nn.Sequential(nn.Linear(OBS, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, ACT)).to(device)
+    actors: dict[str, Callable[[Tensor], Tensor]] = {
+        "MLP": lambda x: torch.tanh(mlp(x)),
+        "Pop-SAN (sb3_spiking)": lambda x: torch.tanh(popsan(x)),
+    }
+    if device.type == "cpu":
+        reference = ReferencePopSAN()
+        actors["Pop-SAN (per-timestep reference)"] = reference
+
+    def train_step(actor: Callable[[Tensor], Tensor], x: Tensor) -> Callable[[], None]:
+        def run() -> None:
+            actor(x).sum().backward()
+            sync()
+
+        return run
+
+    def infer(actor: Callable[[Tensor], Tensor], x: Tensor) -> Callable[[], None]:
+        def run() -> None:
+            with torch.inference_mode():
+                actor(x)
+            sync()
+
+        return run
+
+    cases: dict[str, dict[str, Callable[[], None]]] = {}
+    for batch in (100, 256):
+        x = torch.randn(batch, OBS, device=device).clamp(-3, 3)
+        cases[f"fwd+bwd, batch {batch}"] = {name: train_step(a, x) for name, a in actors.items()}
+    x1 = torch.randn(1, OBS, device=device)
+    cases["inference, batch 1"] = {name: infer(a, x1) for name, a in actors.items()}
+    for fns in cases.values():
+        for fn in fns.values():
+            median_ms(fn, 10)
+    times: dict[str, dict[str, list[float]]] = {case: {name: [] for name in actors} for case in cases}
+    for _ in range(rounds):
+        for case, fns in cases.items():
+            for name, fn in fns.items():
+                times[case][name].append(median_ms(fn, reps))
+    names = list(actors)
+    print(f"\n### Actor kernel ({device}, median of {rounds} rounds x {reps} reps, ms)\n")
+    print("| what | " + " | ".join(names) + " | Pop-SAN / MLP | reference / Pop-SAN |")
+    print("|---" * (len(names) + 3) + "|")
+    for case in cases:
+        med = {name: statistics.median(times[case][name]) for name in names}
+        pop = med["Pop-SAN (sb3_spiking)"]
+        speedup = f"{med[names[2]] / pop:.1f}x" if len(names) > 2 else "-"
+        cells = " | ".join(f"{med[n]:.3f}" for n in names)
+        print(f"| {case} | {cells} | {pop / med['MLP']:.1f}x | {speedup} |")
+
+
+def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int, int]:
+    """The model of one throughput run, its warm-up steps and its measured steps."""
+    import sb3_spiking  # noqa: F401
+
+    if section == "td3":
+        from stable_baselines3 import TD3
+
+        kwargs = (
+            dict(net_arch=dict(pi=[256, 256], qf=[256, 256])) if variant == "MlpPolicy" else dict(net_arch=[256, 256])
+        )
+        model = TD3(
+            variant,
+            "HalfCheetah-v5",
+            batch_size=100,
+            learning_starts=1000,
+            policy_kwargs=kwargs,
+            seed=seed,
+            device=device,
+        )
+        return model, 1200, 800
+    if section == "dqn":
+        from stable_baselines3 import DQN
+
+        model = DQN(variant, "CartPole-v1", learning_starts=1000, batch_size=64, train_freq=4, seed=seed, device=device)
+        return model, 1500, 4000
+    if section == "rtd3":
+        from sb3_spiking import RecurrentTD3
+
+        model = RecurrentTD3(
+            "GRSNPolicy",
+            "Pendulum-P-v0",
+            learning_starts=1000,
+            policy_kwargs=dict(core=variant),
+            seed=seed,
+            device=device,
+        )
+        return model, 1050, 150
+    if section == "qmix":
+        from mpe2 import simple_spread_v3
+
+        from sb3_spiking.marl import QMIX
+
+        env = simple_spread_v3.parallel_env(N=3, local_ratio=0.5, max_cycles=25, continuous_actions=False)
+        return QMIX(variant, env, seed=seed, device=device), 1000, 2000
+    raise ValueError(f"unknown section {section!r}")
+
+
+def _throughput_run(section: str, variant: str, device: str, threads: int, queue: mp.Queue) -> None:
+    torch.set_num_threads(threads)
+    model, warmup, measured = _build(section, variant, device, seed=0)
+    model.learn(warmup)
+    start = time.perf_counter()
+    model.learn(measured, reset_num_timesteps=False)
+    rate = measured / (time.perf_counter() - start)
+    queue.put((rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+SECTIONS = {
+    "td3": ("TD3 on HalfCheetah-v5", ("MlpPolicy", "SpikingPopPolicy")),
+    "dqn": ("DQN on CartPole-v1", ("MlpPolicy", "CVTCPolicy")),
+    "rtd3": ("RecurrentTD3 on Pendulum-P-v0 (core)", ("gru", "grsn")),
+    "qmix": ("QMIX on simple_spread_v3 (agent)", ("gru", "grsn")),
+}
+
+
+def throughput_table(section: str, device: str, threads: int, reps: int) -> None:
+    title, variants = SECTIONS[section]
+    ctx = mp.get_context("spawn")
+    rates: dict[str, list[float]] = {v: [] for v in variants}
+    peaks: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(reps):
+        for variant in variants:
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_throughput_run, args=(section, variant, device, threads, queue))
+            proc.start()
+            rate, peak = queue.get()
+            proc.join()
+            rates[variant].append(rate)
+            peaks[variant].append(peak)
+    base = statistics.median(rates[variants[0]])
+    print(f"\n### {title} ({device}, {threads} thread(s), median of {reps} alternating runs)\n")
+    print("| variant | env steps/s | ratio | peak RSS (MiB) |")
+    print("|---|---|---|---|")
+    for variant in variants:
+        rate = statistics.median(rates[variant])
+        print(f"| {variant} | {rate:.1f} | {rate / base:.2f}x | {max(peaks[variant]):.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", default=["kernel", *SECTIONS], choices=["kernel", *SECTIONS])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3, help="alternating training runs per variant")
+    parser.add_argument("--kernel-reps", type=int, default=100)
+    parser.add_argument("--kernel-rounds", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{platform.processor() or platform.machine()}, {mp.cpu_count()} CPUs, torch {torch.__version__}")
+    for section in args.sections:
+        if section == "kernel":
+            kernel_table(torch.device(args.device), args.kernel_reps, args.kernel_rounds)
+        else:
+            throughput_table(section, args.device, args.threads, args.reps)
+
+
+if __name__ == "__main__":
+    main()
