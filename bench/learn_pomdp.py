@@ -2,13 +2,17 @@
 Seed 003, Table 1 setting: recurrent off-policy agents with GRSN / LIF / GRU cores and an MLP baseline on the
 POMDP tasks (Pendulum-P/V with RecurrentTD3, CartPole-P/V with RecurrentDQN; the MLP baseline is SB3's TD3 / DQN
 with ``MlpPolicy`` [128, 128] on the current observation only, batch 256, otherwise the same settings).
+``--algo ppo`` runs sb3-contrib's RecurrentPPO instead (CartPole only): ``GRSNPolicy`` (grsn),
+``LIFRecurrentPolicy`` (lif), ``MlpLstmPolicy`` (lstm) and PPO ``MlpPolicy`` (mlp), 8 envs.
 
-Hyperparameters come from ``zoo_configs/recurrent_td3.yml`` and ``zoo_configs/recurrent_dqn.yml``. Every
+Hyperparameters come from ``zoo_configs/recurrent_td3.yml``, ``zoo_configs/recurrent_dqn.yml`` and
+``zoo_configs/recurrentppo.yml``. Every
 ``--eval-every`` steps and at the end: mean return of 10 deterministic episodes on a separate env. Each run
 writes ``bench/out/learn_pomdp/<env>_<core>_s<seed>.json`` as it goes (so an interrupted benchmark still leaves
 numbers); ``--report`` prints the table from whatever is there.
 
     python bench/learn_pomdp.py --envs CartPole-P-v0 --cores grsn lif gru mlp --seeds 0 1 --jobs 2
+    python bench/learn_pomdp.py --algo ppo --envs CartPole-P-v0 --cores grsn lif lstm mlp --seeds 0 1 2
     python bench/learn_pomdp.py --report
 """
 
@@ -24,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from stable_baselines3 import DQN, TD3
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import DQN, PPO, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -37,7 +42,8 @@ import sb3_spiking
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "learn_pomdp"
 ENVS = ("Pendulum-P-v0", "Pendulum-V-v0", "CartPole-P-v0", "CartPole-V-v0")
-CORES = ("grsn", "lif", "gru", "mlp")
+CORES = ("grsn", "lif", "gru", "lstm", "mlp")
+PPO_POLICIES = {"grsn": "GRSNPolicy", "lif": "LIFRecurrentPolicy", "lstm": "MlpLstmPolicy"}
 SEED_TABLE = {  # seed 003, Table 1 (5 seeds): mean, std
     "mlp": {"CartPole-V-v0": (21.6, 1.49), "CartPole-P-v0": (21.2, 1.95), "Pendulum-V-v0": (-1502.8, 61.09),
             "Pendulum-P-v0": (-1380.1, 47.45)},
@@ -50,14 +56,39 @@ SEED_TABLE = {  # seed 003, Table 1 (5 seeds): mean, std
 }  # fmt: skip
 
 
-def load_hyperparams(env_id: str) -> tuple[str, dict[str, Any]]:
+def load_hyperparams(env_id: str, algo: str = "off-policy") -> tuple[str, dict[str, Any]]:
     """:return: the zoo config name and the env's entry."""
-    name = "recurrent_td3" if env_id.startswith("Pendulum") else "recurrent_dqn"
+    if algo == "ppo":
+        name = "recurrentppo"
+    else:
+        name = "recurrent_td3" if env_id.startswith("Pendulum") else "recurrent_dqn"
     return name, dict(yaml.safe_load((ROOT / "zoo_configs" / f"{name}.yml").read_text())[env_id])
 
 
+def build_ppo(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
+    """:return: a RecurrentPPO (or PPO for ``mlp``) model and its evaluation env."""
+    if not env_id.startswith("CartPole"):
+        raise ValueError(f"--algo ppo runs the CartPole tasks only, got {env_id}")
+    _, hp = load_hyperparams(env_id, "ppo")
+    hp.pop("n_timesteps")
+    hp.pop("policy")
+    policy_kwargs = eval(hp.pop("policy_kwargs"))
+    for key in ("learning_rate", "clip_range"):
+        if isinstance(hp[key], str) and hp[key].startswith("lin_"):
+            initial = float(hp[key][4:])
+            hp[key] = lambda progress, initial=initial: progress * initial
+    env = make_vec_env(env_id, n_envs=hp.pop("n_envs"), seed=seed)
+    eval_env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
+    if core == "mlp":
+        policy_kwargs = {key: policy_kwargs[key] for key in ("ortho_init", "net_arch", "activation_fn")}
+        return PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, **hp), eval_env
+    return RecurrentPPO(PPO_POLICIES[core], env, policy_kwargs=policy_kwargs, seed=seed, **hp), eval_env
+
+
 def build(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
-    """:return: the model and its evaluation env."""
+    """:return: the off-policy model and its evaluation env."""
+    if core == "lstm":
+        raise ValueError("core 'lstm' exists with --algo ppo only")
     algo_name, hp = load_hyperparams(env_id)
     hp.pop("n_timesteps")
     noise_std = hp.pop("noise_std", None)
@@ -102,12 +133,15 @@ class Progress(BaseCallback):
         return True
 
 
-def run(env_id: str, core: str, seed: int, steps: int | None, eval_every: int) -> dict[str, Any]:
+def run(
+    env_id: str, core: str, seed: int, steps: int | None, eval_every: int, algo: str = "off-policy"
+) -> dict[str, Any]:
     torch.set_num_threads(1)
-    model, eval_env = build(env_id, core, seed)
-    steps = steps or load_hyperparams(env_id)[1]["n_timesteps"]
-    path = OUT / f"{env_id}_{core}_s{seed}.json"
-    record: dict[str, Any] = {"env": env_id, "core": core, "seed": seed, "budget": steps, "curve": [], "done": False}
+    model, eval_env = build_ppo(env_id, core, seed) if algo == "ppo" else build(env_id, core, seed)
+    steps = steps or load_hyperparams(env_id, algo)[1]["n_timesteps"]
+    label = f"ppo-{core}" if algo == "ppo" else core
+    path = OUT / f"{env_id}_{label}_s{seed}.json"
+    record: dict[str, Any] = {"env": env_id, "core": label, "seed": seed, "budget": steps, "curve": [], "done": False}
     callback = Progress(path, record, eval_env, eval_every)
     model.learn(steps, callback=callback)
     if not record["curve"] or record["curve"][-1][0] != model.num_timesteps:
@@ -115,7 +149,7 @@ def run(env_id: str, core: str, seed: int, steps: int | None, eval_every: int) -
     record["done"] = True
     path.write_text(json.dumps(record))
     final, speed = record["curve"][-1][1], record["steps_per_s"]
-    print(f"{env_id} {core} seed {seed}: {final:.1f} ({speed:.1f} steps/s)", flush=True)
+    print(f"{env_id} {label} seed {seed}: {final:.1f} ({speed:.1f} steps/s)", flush=True)
     return record
 
 
@@ -130,7 +164,7 @@ def report() -> None:
     for (env_id, core), runs in sorted(groups.items()):
         finals = [r["curve"][-1][1] for r in runs]
         steps = sorted({r["curve"][-1][0] for r in runs})
-        ref = SEED_TABLE[core].get(env_id)
+        ref = SEED_TABLE.get(core, {}).get(env_id, ("-", "-"))
         print(
             f"| {env_id} | {core} | {len(runs)} ({sum(r['done'] for r in runs)}) | {'/'.join(map(str, steps))} "
             f"| {np.mean(finals):.1f} +/- {np.std(finals):.1f} ({', '.join(f'{f:.0f}' for f in finals)}) "
@@ -146,11 +180,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="env steps per run (default: the zoo budget)")
     parser.add_argument("--eval-every", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--algo", choices=("off-policy", "ppo"), default="off-policy")
     parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if not args.report:
-        grid = [(e, c, s, args.steps, args.eval_every) for s in args.seeds for e in args.envs for c in args.cores]
+        grid = [
+            (e, c, s, args.steps, args.eval_every, args.algo) for s in args.seeds for e in args.envs for c in args.cores
+        ]
         with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
             pool.starmap(run, grid, chunksize=1)
     report()

@@ -68,3 +68,8 @@ def test_imported_checkpoint_acts_like_the_original() -> None:
     np.testing.assert_allclose(model.predict(venv.normalize_obs(raw))[0], expected, rtol=0, atol=1e-5)
     assert model.actor_target.net.layers[0].weight.equal(state["snn.hidden_layers.0.weight"])
     assert np.mean(rewards[50:]) > 5.0, "a trained cheetah runs forward (about 10 reward per step)"
+
+
+def test_checkpoint_for_another_env_is_rejected() -> None:
+    with pytest.raises(ValueError, match="obs_dim=17, act_dim=6"):
+        load_popsan_checkpoint(MODEL, MEAN_VAR, "Hopper-v5")

@@ -71,7 +71,7 @@ class GRUCore(nn.Module):
         return th.cat(outputs), (h,)
 
 
-CORES: dict[str, str] = {"grsn": "spiking", "lif": "spiking", "gru": "gru"}
+CORES = ("gru", "grsn", "lif")
 
 
 def make_core(core: str, input_size: int, hidden_size: int, core_kwargs: dict[str, Any] | None = None) -> nn.Module:
@@ -83,7 +83,7 @@ def make_core(core: str, input_size: int, hidden_size: int, core_kwargs: dict[st
     :return: the recurrent core module
     """
     if core not in CORES:
-        raise ValueError(f"unknown recurrent core {core!r}; allowed: {sorted(CORES)}")
+        raise ValueError(f"unknown recurrent core {core!r}; allowed: {list(CORES)}")
     core_kwargs = core_kwargs or {}
     if core == "gru":
         return GRUCore(input_size, hidden_size, **core_kwargs)
@@ -214,7 +214,7 @@ class RecurrentOffPolicyPolicy(BasePolicy):
             squash_output=squash_output,
         )
         if core not in CORES:
-            raise ValueError(f"unknown recurrent core {core!r}; allowed: {sorted(CORES)}")
+            raise ValueError(f"unknown recurrent core {core!r}; allowed: {list(CORES)}")
         if isinstance(action_space, spaces.Box):
             self.prev_action_dim = int(np.prod(action_space.shape))
         elif isinstance(action_space, spaces.Discrete):

@@ -17,23 +17,28 @@ from torch import Tensor, nn
 ENCODER_THRESHOLD = 1.0 - 1e-3
 
 
+def _regular_spikes(stimulus: Tensor, spike_ts: int) -> Tensor:
+    """Deterministic encoder spikes (Eq. 8-10) from the stimulus ``A`` for T steps, without autograd."""
+    spikes = stimulus.new_empty((spike_ts, *stimulus.shape))
+    volt = stimulus
+    for t in range(spike_ts):
+        if t > 0:
+            volt = volt + stimulus  # Eq. 8
+        torch.gt(volt, ENCODER_THRESHOLD, out=spikes[t])  # Eq. 9
+        volt = torch.sub(volt, spikes[t], alpha=ENCODER_THRESHOLD)  # Eq. 10
+    return spikes
+
+
 class _RegularSpikes(torch.autograd.Function):
     """
-    Deterministic encoder spikes (Eq. 8-10) from the stimulus ``A`` for T steps.
-
-    Straight-through spike gradient (``do/dv = 1``) with the reset term not detached, so
-    ``dv_t/dA = 1 + eps * dv_{t-1}/dA`` and ``do_t/dA`` is a constant ``g_t`` per step (Eq. 22-23 via ``A``).
+    Deterministic encoder spikes with a straight-through spike gradient (``do/dv = 1``) and the reset term
+    not detached, so ``dv_t/dA = 1 + eps * dv_{t-1}/dA``: ``do_t/dA`` is a constant ``g_t`` per step
+    (Eq. 22-23 via ``A``).
     """
 
     @staticmethod
     def forward(ctx: Any, stimulus: Tensor, spike_ts: int) -> Tensor:
-        spikes = stimulus.new_empty((spike_ts, *stimulus.shape))
-        volt = torch.zeros_like(stimulus)
-        for t in range(spike_ts):
-            volt = volt + stimulus  # Eq. 8
-            torch.gt(volt, ENCODER_THRESHOLD, out=spikes[t])  # Eq. 9
-            volt = volt - spikes[t] * ENCODER_THRESHOLD  # Eq. 10
-        return spikes
+        return _regular_spikes(stimulus, spike_ts)
 
     @staticmethod
     def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor, None]:
@@ -123,7 +128,9 @@ class PopulationEncoder(nn.Module):
             noise = torch.rand((self.spike_ts, *stimulus.shape), device=obs.device, dtype=obs.dtype)
             spikes = (noise < stimulus).to(stimulus.dtype)
             return spikes + stimulus - stimulus.detach()  # straight-through
-        return _RegularSpikes.apply(stimulus, self.spike_ts)
+        if torch.is_grad_enabled() and stimulus.requires_grad:
+            return _RegularSpikes.apply(stimulus, self.spike_ts)
+        return _regular_spikes(stimulus, self.spike_ts)
 
     def extra_repr(self) -> str:
         return f"obs_dim={self.obs_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, mode={self.mode!r}"

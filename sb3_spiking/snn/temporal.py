@@ -80,18 +80,14 @@ class CVTCLayer(nn.Module):
                 earlier = torch.ones(n_in, n_in, device=z.device, dtype=z.dtype).tril_(diagonal=-1)
                 sums = earlier @ torch.cat((w_sorted, w_sorted * arrival), dim=2)
                 drive = sums[..., : self.out_features] * arrival - sums[..., self.out_features :]
-            crossed = drive > arrival - beta * arrival * arrival
-            # index of the first crossing: largest of crossed * (n_in, ..., 1); n_in = not before the last input
-            if n_in < 256:
-                countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=torch.uint8)
-                score = crossed.view(torch.uint8).mul_(countdown.view(1, n_in, 1)).amax(dim=1)
-            else:
-                countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=torch.int32)
-                score = (crossed * countdown.view(1, n_in, 1)).amax(dim=1)
-            first = n_in - score.long()
+            # 1 where V(z_(k)) > 1, else 0 (float arithmetic: faster than boolean tensors on CPU)
+            crossed = (drive - (arrival - beta * arrival * arrival)).clamp_(min=0.0).sign_()
+            # index of the first crossing from the largest of crossed * (n_in, ..., 1); n_in: none before the last input
+            countdown = torch.arange(n_in, 0, -1, device=z.device, dtype=z.dtype).view(1, n_in, 1)
+            first = n_in - crossed.mul_(countdown).amax(dim=1).long()
             horizon = torch.cat((z_sorted, torch.full_like(z_sorted[:, :1], math.inf)), dim=1).gather(1, first)
-            causal = z.unsqueeze(1) < horizon.unsqueeze(2)  # (batch, out, in)
-        causal_w = torch.where(causal, self.weight, 0.0)
+            causal = (horizon.unsqueeze(2) - z.unsqueeze(1)).clamp_(min=0.0).sign_()  # 1 if z_i < horizon
+        causal_w = causal * self.weight
         big_w = causal_w.sum(dim=2)
         big_s = (causal_w @ z.unsqueeze(2)).squeeze(2)
         a = big_w - 1.0
