@@ -6,10 +6,10 @@ with ``MlpPolicy`` [128, 128] on the current observation only, batch 256, otherw
 ``LIFRecurrentPolicy`` (lif), ``MlpLstmPolicy`` (lstm) and PPO ``MlpPolicy`` (mlp), 8 envs.
 
 Hyperparameters come from ``zoo_configs/recurrent_td3.yml``, ``zoo_configs/recurrent_dqn.yml`` and
-``zoo_configs/recurrentppo.yml``. Every
-``--eval-every`` steps and at the end: mean return of 10 deterministic episodes on a separate env. Each run
-writes ``bench/out/learn_pomdp/<env>_<core>_s<seed>.json`` as it goes (so an interrupted benchmark still leaves
-numbers); ``--report`` prints the table from whatever is there.
+``zoo_configs/recurrentppo.yml``. Every ``--eval-every`` steps and at the end: mean return of 10 deterministic
+episodes on a separate env, and the mean spike rate of the spiking cores during them. Each run writes
+``bench/out/learn_pomdp/<env>_<core>_s<seed>.json`` as it goes (so an interrupted benchmark still leaves numbers);
+``--report`` prints the table from whatever is there.
 
     python bench/learn_pomdp.py --envs CartPole-P-v0 --cores grsn lif gru mlp --seeds 0 1 --jobs 2
     python bench/learn_pomdp.py --algo ppo --envs CartPole-P-v0 --cores grsn lif lstm mlp --seeds 0 1 2
@@ -38,6 +38,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn  # noqa: F401  (policy_kwargs strings may name nn.*)
 
 import sb3_spiking
+from sb3_spiking.snn.recurrent import SpikingRecurrent
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "learn_pomdp"
@@ -121,9 +122,18 @@ class Progress(BaseCallback):
         self.start = time.perf_counter()
 
     def evaluate(self) -> None:
+        rates: list[float] = []
+        hooks = [
+            module.register_forward_hook(lambda _module, _inputs, output: rates.append(output[0].mean().item()))
+            for module in self.model.policy.modules()
+            if isinstance(module, SpikingRecurrent)
+        ]
         returns, _ = evaluate_policy(self.model, self.eval_env, n_eval_episodes=10, return_episode_rewards=True)
+        for hook in hooks:
+            hook.remove()
         elapsed = time.perf_counter() - self.start
         self.record["curve"].append([self.num_timesteps, float(np.mean(returns)), float(np.std(returns))])
+        self.record.setdefault("spike_rate", []).append(float(np.mean(rates)) if rates else None)
         self.record.update(steps=self.num_timesteps, seconds=elapsed, steps_per_s=self.num_timesteps / elapsed)
         self.path.write_text(json.dumps(self.record))
 

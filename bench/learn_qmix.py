@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--conf", default=str(ROOT / "zoo_configs" / "qmix.yml"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "qmix"))
+    parser.add_argument("--summary-only", action="store_true", help="only rebuild table and CSV from finished runs")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -227,7 +228,7 @@ def main() -> None:
     cmd = "python bench/learn_qmix.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in vars(args).items()
-        if k not in ("conf", "out")
+        if k not in ("conf", "out", "summary_only")
     )
     config = load_config(Path(args.conf), args.env)
     randoms = [random_return(config, 100, seed) for seed in range(3)]
@@ -237,7 +238,7 @@ def main() -> None:
         (args.env, agent, seed, args.steps, args.eval_freq, args.eval_episodes, args.conf, str(out))
         for seed in args.seeds
         for agent in args.agents
-        if not (out / "runs" / f"{args.env}_{agent}_{seed}.json").exists()
+        if not args.summary_only and not (out / "runs" / f"{args.env}_{agent}_{seed}.json").exists()
     ]
     with mp.get_context("spawn").Pool(args.jobs) as pool:
         for result in pool.imap_unordered(run, tasks):

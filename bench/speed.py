@@ -70,10 +70,10 @@ class ReferencePopSAN(nn.Module):
         batch = obs.shape[0]
         stimulus = torch.exp(-0.5 * ((obs.unsqueeze(-1) - self.mean) / self.std) ** 2).view(batch, -1)  # Eq. 7
         enc_volt = torch.zeros_like(stimulus)
-        currents = [torch.zeros(batch, layer.out_features) for layer in self.layers]
-        volts = [torch.zeros(batch, layer.out_features) for layer in self.layers]
-        spikes = [torch.zeros(batch, layer.out_features) for layer in self.layers]
-        rate = torch.zeros(batch, ACT * POP)
+        currents = [obs.new_zeros(batch, layer.out_features) for layer in self.layers]
+        volts = [obs.new_zeros(batch, layer.out_features) for layer in self.layers]
+        spikes = [obs.new_zeros(batch, layer.out_features) for layer in self.layers]
+        rate = obs.new_zeros(batch, ACT * POP)
         for _ in range(SPIKE_TS):
             enc_volt = enc_volt + stimulus  # Eq. 8-10, deterministic encoder
             x = _StraightThrough.apply(enc_volt - 0.999)
@@ -96,20 +96,22 @@ def median_ms(fn: Callable[[], object], reps: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def kernel_table(device: torch.device, reps: int, rounds: int) -> None:
+def kernel_table(device: torch.device, reps: int, rounds: int, compiled: bool) -> None:
     from sb3_spiking.policies.popsan import PopSpikingNetwork
 
     torch.manual_seed(0)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     popsan = PopSpikingNetwork(OBS, ACT).to(device)
     mlp = nn.Sequential(nn.Linear(OBS, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, ACT)).to(device)
+    reference = ReferencePopSAN().to(device)
     actors: dict[str, Callable[[Tensor], Tensor]] = {
         "MLP": lambda x: torch.tanh(mlp(x)),
         "Pop-SAN (sb3_spiking)": lambda x: torch.tanh(popsan(x)),
+        "Pop-SAN (per-timestep reference)": reference,
     }
-    if device.type == "cpu":
-        reference = ReferencePopSAN()
-        actors["Pop-SAN (per-timestep reference)"] = reference
+    if compiled:
+        popsan_compiled = torch.compile(popsan.forward)
+        actors["Pop-SAN (sb3_spiking, torch.compile)"] = lambda x: torch.tanh(popsan_compiled(x))
 
     def train_step(actor: Callable[[Tensor], Tensor], x: Tensor) -> Callable[[], None]:
         def run() -> None:
@@ -140,16 +142,13 @@ def kernel_table(device: torch.device, reps: int, rounds: int) -> None:
         for case, fns in cases.items():
             for name, fn in fns.items():
                 times[case][name].append(median_ms(fn, reps))
-    names = list(actors)
-    print(f"\n### Actor kernel ({device}, median of {rounds} rounds x {reps} reps, ms)\n")
-    print("| what | " + " | ".join(names) + " | Pop-SAN / MLP | reference / Pop-SAN |")
-    print("|---" * (len(names) + 3) + "|")
+    print(f"\n### Actor kernel ({device}, median of {rounds} rounds x {reps} reps; ms and ratio to the MLP)\n")
+    print("| what | " + " | ".join(actors) + " |")
+    print("|---" * (len(actors) + 1) + "|")
     for case in cases:
-        med = {name: statistics.median(times[case][name]) for name in names}
-        pop = med["Pop-SAN (sb3_spiking)"]
-        speedup = f"{med[names[2]] / pop:.1f}x" if len(names) > 2 else "-"
-        cells = " | ".join(f"{med[n]:.3f}" for n in names)
-        print(f"| {case} | {cells} | {pop / med['MLP']:.1f}x | {speedup} |")
+        med = {name: statistics.median(times[case][name]) for name in actors}
+        cells = " | ".join(f"{ms:.3f} ({ms / med['MLP']:.1f}x)" for ms in med.values())
+        print(f"| {case} | {cells} |")
 
 
 def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int, int]:
@@ -210,15 +209,16 @@ def _throughput_run(section: str, variant: str, device: str, threads: int, queue
 
 
 SECTIONS = {
-    "td3": ("TD3 on HalfCheetah-v5", ("MlpPolicy", "SpikingPopPolicy")),
+    "td3": ("TD3 on HalfCheetah-v5", ("MlpPolicy", "SpikingPopPolicy", "SpikingPopPolicy+compile")),
     "dqn": ("DQN on CartPole-v1", ("MlpPolicy", "CVTCPolicy")),
     "rtd3": ("RecurrentTD3 on Pendulum-P-v0 (core)", ("gru", "grsn")),
     "qmix": ("QMIX on simple_spread_v3 (agent)", ("gru", "grsn")),
 }
 
 
-def throughput_table(section: str, device: str, threads: int, reps: int) -> None:
+def throughput_table(section: str, device: str, threads: int, reps: int, compiled: bool) -> None:
     title, variants = SECTIONS[section]
+    variants = tuple(v for v in variants if compiled or not v.endswith("+compile"))
     ctx = mp.get_context("spawn")
     rates: dict[str, list[float]] = {v: [] for v in variants}
     peaks: dict[str, list[float]] = {v: [] for v in variants}
@@ -248,14 +248,15 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="alternating training runs per variant")
     parser.add_argument("--kernel-reps", type=int, default=100)
     parser.add_argument("--kernel-rounds", type=int, default=5)
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, {mp.cpu_count()} CPUs, torch {torch.__version__}")
     for section in args.sections:
         if section == "kernel":
-            kernel_table(torch.device(args.device), args.kernel_reps, args.kernel_rounds)
+            kernel_table(torch.device(args.device), args.kernel_reps, args.kernel_rounds, not args.no_compile)
         else:
-            throughput_table(section, args.device, args.threads, args.reps)
+            throughput_table(section, args.device, args.threads, args.reps, not args.no_compile)
 
 
 if __name__ == "__main__":

@@ -26,18 +26,22 @@ INIT_SCHEMES = ("xavier_uniform", "normal")
 INFERENCE_MODES = ("cvtc", "if")
 
 
-def init_cvtc_weight(weight: th.Tensor, scheme: str) -> None:
+def init_cvtc_weight(weight: th.Tensor, scheme: str, mean: float = 1.5, std: float = 5.0) -> None:
     """
-    Initialise a CVTC weight matrix (out, in) in place, as in the authors' code.
+    Initialise a CVTC weight matrix (out, in) in place.
 
     :param weight: the weight
-    :param scheme: ``"xavier_uniform"`` (CartPole) or ``"normal"``: ``N(1.5 / n_in, (5 / n_in)^2)`` (MountainCar)
+    :param scheme: ``"xavier_uniform"`` (the authors' CartPole code) or ``"normal"``: ``N(mean / n_in, std / n_in)``
+        (the authors' MountainCar code uses mean 1.5, std 5). The sum of a neuron's weights then starts near
+        ``mean``; above 1, the neuron fires soon after its inputs instead of at ``z ~ 1 / beta``
+    :param mean: mean of the summed weights of a neuron (``"normal"``)
+    :param std: standard deviation of one weight times ``n_in`` (``"normal"``)
     """
     if scheme == "xavier_uniform":
         nn.init.xavier_uniform_(weight)
     elif scheme == "normal":
         n_in = weight.shape[1]
-        nn.init.normal_(weight, mean=1.5 / n_in, std=5.0 / n_in)
+        nn.init.normal_(weight, mean=mean / n_in, std=std / n_in)
     else:
         raise ValueError(f"init must be one of {INIT_SCHEMES}, got {scheme!r}")
 
@@ -55,6 +59,8 @@ class CVTCQNetwork(BasePolicy):
     :param beta: self-incremental rate of every CVTC layer during training
     :param encoder_kwargs: arguments of :class:`GaussianPopulationEncoder` (``gains`` included)
     :param init: weight initialisation, one of ``INIT_SCHEMES``
+    :param init_mean: summed-weight mean of the ``"normal"`` initialisation
+    :param init_std: spread of the ``"normal"`` initialisation
     :param normalize_images: whether to divide image observations by 255
     """
 
@@ -71,6 +77,8 @@ class CVTCQNetwork(BasePolicy):
         beta: float,
         encoder_kwargs: dict[str, Any],
         init: str,
+        init_mean: float = 1.5,
+        init_std: float = 5.0,
         normalize_images: bool = True,
     ) -> None:
         super().__init__(
@@ -82,13 +90,15 @@ class CVTCQNetwork(BasePolicy):
         self.beta = beta
         self.encoder_kwargs = encoder_kwargs
         self.init = init
+        self.init_mean = init_mean
+        self.init_std = init_std
         self.encoder = GaussianPopulationEncoder(**encoder_kwargs)
         if self.encoder.gains.numel() != features_dim:
             raise ValueError(f"gains needs one entry per feature ({features_dim}), got {self.encoder.gains.numel()}")
         sizes = [self.encoder.out_features, *self.hidden_sizes, int(action_space.n)]
         self.layers = nn.ModuleList(CVTCLayer(n_in, n_out, beta) for n_in, n_out in itertools.pairwise(sizes))
         for layer in self.layers:
-            init_cvtc_weight(layer.weight, init)
+            init_cvtc_weight(layer.weight, init, init_mean, init_std)
 
     def spike_times(self, obs: PyTorchObs) -> th.Tensor:
         """
@@ -133,6 +143,8 @@ class CVTCQNetwork(BasePolicy):
                 beta=self.beta,
                 encoder_kwargs=self.encoder_kwargs,
                 init=self.init,
+                init_mean=self.init_mean,
+                init_std=self.init_std,
                 features_extractor=self.features_extractor,
             )
         )
@@ -156,7 +168,9 @@ class CVTCPolicy(DQNPolicy):
     :param z_max: encoder spike time (z-domain) far from the value
     :param height: encoder Gaussian scale
     :param cap: encoder cap of ``height * NormalPDF`` (``None`` for none)
-    :param init: weight initialisation, ``"xavier_uniform"`` or ``"normal"``
+    :param init: weight initialisation, ``"xavier_uniform"`` or ``"normal"`` (see :func:`init_cvtc_weight`)
+    :param init_mean: summed-weight mean of the ``"normal"`` initialisation
+    :param init_std: spread of the ``"normal"`` initialisation
     :param features_extractor_class: features extractor (flattening by default)
     :param features_extractor_kwargs: its keyword arguments
     :param normalize_images: whether to divide image observations by 255
@@ -182,6 +196,8 @@ class CVTCPolicy(DQNPolicy):
         height: float = 20.0,
         cap: float | None = 5.0,
         init: str = "xavier_uniform",
+        init_mean: float = 1.5,
+        init_std: float = 5.0,
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
@@ -206,6 +222,8 @@ class CVTCPolicy(DQNPolicy):
         self.q_sign = int(q_sign)
         self.beta = float(beta)
         self.init = init
+        self.init_mean = float(init_mean)
+        self.init_std = float(init_std)
         self.encoder_kwargs = dict(
             gains=[float(g) for g in np.asarray(gains, dtype=float).reshape(-1)],
             n_neurons=int(n_neurons),
@@ -247,6 +265,8 @@ class CVTCPolicy(DQNPolicy):
             beta=self.beta,
             encoder_kwargs=self.encoder_kwargs,
             init=self.init,
+            init_mean=self.init_mean,
+            init_std=self.init_std,
             normalize_images=self.normalize_images,
         ).to(self.device)
 
@@ -296,5 +316,6 @@ class CVTCPolicy(DQNPolicy):
         data = super()._get_constructor_parameters()
         del data["net_arch"], data["activation_fn"]
         data.update(hidden_sizes=self.hidden_sizes, q_sign=self.q_sign, beta=self.beta, init=self.init)
+        data.update(init_mean=self.init_mean, init_std=self.init_std)
         data.update(self.encoder_kwargs)
         return data
