@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         "SpikingPopPolicy",
         "Pendulum-v1",
         learning_starts=1000,
-        policy_kwargs=dict(surrogate="trapezoidal"),
+        policy_kwargs=dict(surrogate="trapezoidal", hidden_sizes=[64, 64], net_arch=[64, 64]),
         seed=args.seed,
     )
     model.learn(args.steps, progress_bar=True)

@@ -17,6 +17,7 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
@@ -38,13 +39,13 @@ def _algo_name(model: BaseAlgorithm) -> str:
 
 def make_eval_env(env_id: str, env_kwargs: dict[str, Any] | None = None, seed: int | None = None) -> VecEnv:
     """
-    One-env ``DummyVecEnv`` for evaluation.
+    One-env ``DummyVecEnv`` of a ``Monitor``-wrapped env, for evaluation.
 
     :param env_id: gymnasium id
     :param env_kwargs: keyword arguments of ``gym.make``
     :param seed: seed of the env
     """
-    env = DummyVecEnv([lambda: gym.make(env_id, **(env_kwargs or {}))])
+    env = DummyVecEnv([lambda: Monitor(gym.make(env_id, **(env_kwargs or {})))])
     env.seed(seed)
     return env
 

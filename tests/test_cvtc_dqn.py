@@ -22,7 +22,7 @@ SMALL = dict(
     train_freq=4,
     gradient_steps=1,
     target_update_interval=50,
-    policy_kwargs=dict(hidden_sizes=[8], gains=[20.0, 2.0, 20.0, 2.0], beta=2e-3),
+    policy_kwargs=dict(hidden_sizes=[8], gains=[20.0, 2.0, 20.0, 2.0], beta=2e-3, init="normal", init_mean=3.0),
     seed=0,
 )
 
@@ -42,6 +42,7 @@ def test_learn_save_load_predict(algo: type[DQN], tmp_path: Path) -> None:
     assert loaded.policy.q_net.hidden_sizes == [8]
     assert loaded.policy.q_net.layers[0].beta == 2e-3
     assert loaded.policy.encoder_kwargs == model.policy.encoder_kwargs
+    assert (loaded.policy.init, loaded.policy.init_mean, loaded.policy.q_sign) == ("normal", 3.0, 1)
     obs = np.stack([model.observation_space.sample() * 0.1 for _ in range(32)])
     np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     with torch.no_grad():
@@ -180,3 +181,11 @@ def test_reward_shift_moves_discounted_return_by_constant() -> None:
     assert naive < plain + shift / (1 - gamma) - 1e-3
     with pytest.raises(ValueError, match="gamma"):
         RewardShift(gym.make("CartPole-v1"), shift, gamma=1.0)
+
+
+def test_normal_init_sets_summed_weights() -> None:
+    torch.manual_seed(0)
+    model = DQN("CVTCPolicy", "CartPole-v1", policy_kwargs=dict(hidden_sizes=[64], init="normal", init_mean=3.0))
+    weight = model.q_net.layers[0].weight  # 80 x 64 weights: sampling error of the mean ~2 %
+    assert weight.mean().item() == pytest.approx(3.0 / 80, rel=0.1)
+    assert weight.std().item() == pytest.approx(5.0 / 80, rel=0.1)
