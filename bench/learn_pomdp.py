@@ -19,6 +19,7 @@ episodes on a separate env, and the mean spike rate of the spiking cores during 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import multiprocessing as mp
 import time
@@ -86,7 +87,7 @@ def build_ppo(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
     return RecurrentPPO(PPO_POLICIES[core], env, policy_kwargs=policy_kwargs, seed=seed, **hp), eval_env
 
 
-def build(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
+def build(env_id: str, core: str, seed: int, core_kwargs: dict[str, Any] | None = None) -> tuple[Any, VecEnv]:
     """:return: the off-policy model and its evaluation env."""
     if core == "lstm":
         raise ValueError("core 'lstm' exists with --algo ppo only")
@@ -107,7 +108,7 @@ def build(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
             return TD3("MlpPolicy", env_id, action_noise=hp_noise, **kwargs), eval_env
         kwargs.update(target_update_interval=1)
         return DQN("MlpPolicy", env_id, **kwargs), eval_env
-    policy_kwargs["core"] = core
+    policy_kwargs.update(core=core, core_kwargs=core_kwargs or {})
     cls = sb3_spiking.RecurrentTD3 if algo_name == "recurrent_td3" else sb3_spiking.RecurrentDQN
     model = cls(policy, env_id, policy_kwargs=policy_kwargs, seed=seed, **hp)
     return model, cls._wrap_env(eval_env)
@@ -144,12 +145,20 @@ class Progress(BaseCallback):
 
 
 def run(
-    env_id: str, core: str, seed: int, steps: int | None, eval_every: int, algo: str = "off-policy"
+    env_id: str,
+    core: str,
+    seed: int,
+    steps: int | None,
+    eval_every: int,
+    algo: str = "off-policy",
+    core_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     torch.set_num_threads(1)
-    model, eval_env = build_ppo(env_id, core, seed) if algo == "ppo" else build(env_id, core, seed)
+    model, eval_env = build_ppo(env_id, core, seed) if algo == "ppo" else build(env_id, core, seed, core_kwargs)
     steps = steps or load_hyperparams(env_id, algo)[1]["n_timesteps"]
     label = f"ppo-{core}" if algo == "ppo" else core
+    if core_kwargs:
+        label += "-" + "-".join(f"{key}{value}" for key, value in sorted(core_kwargs.items()))
     path = OUT / f"{env_id}_{label}_s{seed}.json"
     record: dict[str, Any] = {"env": env_id, "core": label, "seed": seed, "budget": steps, "curve": [], "done": False}
     callback = Progress(path, record, eval_env, eval_every)
@@ -191,12 +200,16 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--algo", choices=("off-policy", "ppo"), default="off-policy")
+    parser.add_argument("--core-kwargs", type=ast.literal_eval, default=None, help="e.g. \"{'threshold': 0.25}\"")
     parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if not args.report:
         grid = [
-            (e, c, s, args.steps, args.eval_every, args.algo) for s in args.seeds for e in args.envs for c in args.cores
+            (e, c, s, args.steps, args.eval_every, args.algo, args.core_kwargs)
+            for s in args.seeds
+            for e in args.envs
+            for c in args.cores
         ]
         with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
             pool.starmap(run, grid, chunksize=1)
