@@ -135,6 +135,58 @@ def test_lif_fast_backward_matches_autograd_loop(name: str) -> None:
         torch.testing.assert_close(lif(drive), out.detach(), atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("neuron", ["lif", "dynamic"])
+@pytest.mark.parametrize("encoder", ["deterministic", "bernoulli", "real"])
+@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_path_matches_autograd_path(neuron: str, encoder: str, surrogate: str, dtype: torch.dtype) -> None:
+    """The no-autograd scans (``predict``, target networks) give exactly the training forward."""
+    net = make_net(neuron, encoder, surrogate=surrogate).to(dtype).eval()
+    obs = observations().to(dtype)
+    out = net(obs)
+    assert out.requires_grad
+    with torch.no_grad():
+        torch.testing.assert_close(net(obs), out.detach(), atol=0, rtol=0)
+    with torch.inference_mode():
+        torch.testing.assert_close(net(obs[:1]), out[:1].detach(), atol=0, rtol=0)
+        torch.testing.assert_close(net(obs), out.detach(), atol=0, rtol=0)
+
+
+def test_first_call_under_inference_mode_then_training() -> None:
+    """SB3 predicts before it trains: the cached current-decay matrix must still be usable by autograd."""
+    steps, c_decay = 7, 0.35
+    drive = torch.randn(steps, 5, 6, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(steps, 5, 6, dtype=torch.float64)
+    lif = CurrentLIF(current_decay=c_decay, voltage_decay=0.8, threshold=0.6)
+    dyn = DynamicNeuron(current_decay=c_decay, **DYNAMIC)
+    with torch.inference_mode():
+        first = [lif(drive.detach()), dyn(drive.detach())]
+    c = v = u = o_lif = o_dyn = torch.zeros(5, 6, dtype=torch.float64)
+    want_lif, want_dyn = [], []
+    for t in range(steps):
+        c = c_decay * c + drive[t]
+        v = 0.8 * v * (1 - o_lif) + c
+        o_lif = lif.spike(v - 0.6)
+        want_lif.append(o_lif)
+    v = torch.zeros(5, 6, dtype=torch.float64)
+    c = torch.zeros(5, 6, dtype=torch.float64)
+    for t in range(steps):
+        v, u = v * (1 - o_dyn) + DYNAMIC["theta_r"] * o_dyn, u + DYNAMIC["theta_s"] * o_dyn
+        c = c_decay * c + drive[t]
+        v, u = v + (v * v - v - u + c), u + (DYNAMIC["theta_v"] * v - DYNAMIC["theta_u"] * u)
+        o_dyn = dyn.spike(v - 0.5)
+        want_dyn.append(o_dyn)
+    for cell, want, early in zip((lif, dyn), (want_lif, want_dyn), first, strict=True):
+        want = torch.stack(want)
+        out = cell(drive)
+        torch.testing.assert_close(out, want.detach(), atol=0, rtol=0)
+        torch.testing.assert_close(early, want.detach(), atol=0, rtol=0)
+        (got,) = torch.autograd.grad((out * upstream).sum(), drive)
+        (ref,) = torch.autograd.grad((want * upstream).sum(), drive)
+        torch.testing.assert_close(got, ref, atol=1e-12, rtol=1e-12)
+        assert ref.abs().sum() > 0
+
+
 def test_surrogate_changes_gradients_not_forward() -> None:
     nets = [make_net("lif", "deterministic", surrogate=s, seed=0) for s in ("rectangular", "triangular")]
     obs = observations()

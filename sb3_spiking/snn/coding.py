@@ -21,11 +21,11 @@ def _regular_spikes(stimulus: Tensor, spike_ts: int) -> Tensor:
     """Deterministic encoder spikes (Eq. 8-10) from the stimulus ``A`` for T steps, without autograd."""
     spikes = stimulus.new_empty((spike_ts, *stimulus.shape))
     volt = stimulus
-    for t in range(spike_ts):
+    for t, spike in enumerate(spikes.unbind(0)):
         if t > 0:
             volt = volt + stimulus  # Eq. 8
-        torch.gt(volt, ENCODER_THRESHOLD, out=spikes[t])  # Eq. 9
-        volt = torch.sub(volt, spikes[t], alpha=ENCODER_THRESHOLD)  # Eq. 10
+        torch.gt(volt, ENCODER_THRESHOLD, out=spike)  # Eq. 9
+        volt = torch.sub(volt, spike, alpha=ENCODER_THRESHOLD)  # Eq. 10
     return spikes
 
 

@@ -159,6 +159,30 @@ class LIFCell(_SpikingCell):
         return spikes, (u_hat, c)
 
 
+_DECAY_MATRICES: dict[tuple[float, int, torch.dtype, torch.device], Tensor] = {}
+
+
+def _decay_matrix(decay: float, steps: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """
+    Lower-triangular ``L[t, s] = d^(t - s)`` (``s <= t``), so that ``c = L x`` solves ``c_t = d c_{t-1} + x_t``
+    (``c_{-1} = 0``) for all T steps in one matmul. Cached; never an inference tensor, so autograd can save it.
+    """
+    key = (decay, steps, dtype, device)
+    if key not in _DECAY_MATRICES:
+        with torch.inference_mode(False):
+            lags = torch.arange(steps, dtype=torch.float64)
+            lags = lags[:, None] - lags[None, :]
+            matrix = torch.where(lags >= 0, decay ** lags.clamp(min=0.0), 0.0)
+            _DECAY_MATRICES[key] = matrix.to(dtype=dtype, device=device)
+    return _DECAY_MATRICES[key]
+
+
+def _decayed_sum(drive: Tensor, decay: float) -> Tensor:
+    """``c_t = d c_{t-1} + drive_t`` for all steps of ``drive`` (T, ..., N), as one matmul over time."""
+    matrix = _decay_matrix(decay, drive.shape[0], drive.dtype, drive.device)
+    return torch.mm(matrix, drive.reshape(drive.shape[0], -1)).view(drive.shape)
+
+
 def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, threshold: float) -> tuple[Tensor, Tensor]:
     """
     Forward of the current-based LIF over all T steps, without autograd.
@@ -166,15 +190,13 @@ def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, thresho
     :param drive: synaptic input ``W x_t + b`` (T, ..., N)
     :return: membrane potentials before the reset ``v_t`` and ``1 - o_t``, both (T, ..., N)
     """
-    volts = torch.empty_like(drive)
-    silent = torch.empty_like(drive)
-    current = drive[0]
-    volt = volts[0].copy_(current)
-    torch.le(volt, threshold, out=silent[0])
+    volts = _decayed_sum(drive, current_decay)  # Eq. 11, c_t, overwritten in place by v_t
+    silent = torch.empty_like(volts)
+    volt_steps, silent_steps = volts.unbind(0), silent.unbind(0)
+    torch.le(volt_steps[0], threshold, out=silent_steps[0])
     for t in range(1, drive.shape[0]):
-        current = torch.add(drive[t], current, alpha=current_decay)  # Eq. 11
-        volt = torch.addcmul(current, volt, silent[t - 1], value=voltage_decay, out=volts[t])  # Eq. 12
-        torch.le(volt, threshold, out=silent[t])  # Eq. 13, o_t = 1 - silent_t
+        volt_steps[t].addcmul_(volt_steps[t - 1], silent_steps[t - 1], value=voltage_decay)  # Eq. 12
+        torch.le(volt_steps[t], threshold, out=silent_steps[t])  # Eq. 13, o_t = 1 - silent_t
     return volts, silent
 
 
@@ -188,7 +210,7 @@ class _LIFScanFunction(torch.autograd.Function):
         volts, silent = _lif_scan(drive, current_decay, voltage_decay, threshold)
         ctx.save_for_backward(volts, silent)
         ctx.constants = surrogate, current_decay, voltage_decay, threshold
-        return 1.0 - silent
+        return torch.rsub(silent, 1.0)
 
     @staticmethod
     def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor | None, ...]:
@@ -196,13 +218,14 @@ class _LIFScanFunction(torch.autograd.Function):
         surrogate, current_decay, voltage_decay, threshold = ctx.constants
         surrogate_grad = surrogate.grad(volts - threshold)
         # v_{t+1} = d_v v_t (1 - o_t) + c_{t+1}, so dv_{t+1}/dv_t = d_v (1 - o_t) - g(v_t - v_th) d_v v_t
-        carry = torch.addcmul(silent, surrogate_grad, volts, value=-1.0).mul_(voltage_decay)
-        direct = surrogate_grad.mul_(grad_spikes)
-        grad_drive = torch.empty_like(volts)
-        grad_volt = grad_current = grad_drive[-1].copy_(direct[-1])
+        carry = torch.addcmul(silent[:-1], surrogate_grad[:-1], volts[:-1], value=-1.0).mul_(voltage_decay)
+        grad_volts = surrogate_grad.mul_(grad_spikes)
+        grad_steps, carry_steps = grad_volts.unbind(0), carry.unbind(0)
         for t in range(volts.shape[0] - 2, -1, -1):
-            grad_volt = torch.addcmul(direct[t], carry[t], grad_volt)
-            grad_current = torch.add(grad_volt, grad_current, alpha=current_decay, out=grad_drive[t])
+            grad_steps[t].addcmul_(carry_steps[t], grad_steps[t + 1])
+        # c = L drive (Eq. 11), so dloss/ddrive = L^T dloss/dc, and dloss/dc_t = dloss/dv_t
+        matrix = _decay_matrix(current_decay, volts.shape[0], volts.dtype, volts.device)
+        grad_drive = torch.mm(matrix.t(), grad_volts.view(volts.shape[0], -1)).view(volts.shape)
         return grad_drive, None, None, None, None
 
 
@@ -251,7 +274,7 @@ class CurrentLIF(nn.Module):
         constants = self.current_decay, self.voltage_decay, self.threshold
         if torch.is_grad_enabled() and drive.requires_grad:
             return _LIFScanFunction.apply(drive, self.spike, *constants)
-        return 1.0 - _lif_scan(drive, *constants)[1]
+        return torch.rsub(_lif_scan(drive, *constants)[1], 1.0)
 
     def extra_repr(self) -> str:
         return (
@@ -314,7 +337,7 @@ class DynamicNeuron(nn.Module):
         :param drive: synaptic input ``W x_t + b`` for all steps (T, ..., N)
         :return: spikes (T, ..., N)
         """
-        current = torch.zeros_like(drive[0])
+        currents = _decayed_sum(drive, self.current_decay)
         volt = torch.zeros_like(drive[0])
         recovery = torch.zeros_like(drive[0])
         spikes = []
@@ -322,9 +345,8 @@ class DynamicNeuron(nn.Module):
         for t in range(drive.shape[0]):
             volt = volt * (1.0 - spike) + self.theta_r * spike
             recovery = recovery + self.theta_s * spike
-            current = self.current_decay * current + drive[t]
             volt, recovery = (
-                volt + (volt * volt - volt - recovery + current),
+                volt + (volt * volt - volt - recovery + currents[t]),
                 recovery + self.u_sign * (self.theta_v * volt - self.theta_u * recovery),
             )
             spike = self.spike(volt - self.threshold)
