@@ -152,6 +152,24 @@ def test_inference_path_matches_autograd_path(neuron: str, encoder: str, surroga
         torch.testing.assert_close(net(obs), out.detach(), atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("encoder", ["deterministic", "bernoulli", "real"])
+def test_encoder_linear_drive_matches_frames_through_layer(encoder: str) -> None:
+    """The first layer fed by the encoder (fused for the deterministic encoder) equals ``layer(encoder(obs))``."""
+    net = make_net("lif", encoder).eval()
+    obs = observations()
+    layer = net.layers[0]
+    upstream = torch.randn(T, obs.shape[0], layer.out_features, dtype=torch.float64)
+    fused = net.encoder.linear_drive(obs, layer)
+    plain = layer(net.encoder(obs))
+    torch.testing.assert_close(fused, plain, atol=1e-12, rtol=0)
+    params = [net.encoder.mean, net.encoder.std, layer.weight, layer.bias]
+    got = torch.autograd.grad((fused * upstream).sum(), params)
+    want = torch.autograd.grad((plain * upstream).sum(), params)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-10, rtol=1e-10)
+        assert w.abs().sum() > 0
+
+
 def test_first_call_under_inference_mode_then_training() -> None:
     """SB3 predicts before it trains: the cached current-decay matrix must still be usable by autograd."""
     steps, c_decay = 7, 0.35

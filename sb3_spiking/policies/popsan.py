@@ -110,13 +110,10 @@ class PopSpikingNetwork(nn.Module):
         :param obs: observations (batch, obs_dim)
         :return: action readout before squashing (batch, act_dim)
         """
-        frames = self.encoder(obs)
+        frames = self.neurons[0](self.encoder.linear_drive(obs, self.layers[0]))
         spike_ts, batch = frames.shape[:2]
-        for i, (layer, neuron) in enumerate(zip(self.layers, self.neurons, strict=True)):
-            if i == 0 and self.encoder.mode == "real":
-                drive = layer(frames[0]).expand(spike_ts, batch, layer.out_features)
-            else:
-                drive = layer(frames.reshape(spike_ts * batch, -1)).view(spike_ts, batch, -1)  # Eq. 11, W o + b
+        for layer, neuron in zip(self.layers[1:], self.neurons[1:], strict=True):
+            drive = layer(frames.flatten(0, 1)).view(spike_ts, batch, -1)  # Eq. 11, W o + b
             frames = neuron(drive)
         return self.decoder(frames)
 

@@ -29,6 +29,14 @@ def _regular_spikes(stimulus: Tensor, spike_ts: int) -> Tensor:
     return spikes
 
 
+def _encoder_gains(spike_ts: int, like: Tensor) -> Tensor:
+    """``g_t = do_t/dA`` of the deterministic encoder (see :class:`_RegularSpikes`), as a tensor like ``like``."""
+    gains = [1.0]
+    for _ in range(spike_ts - 1):
+        gains.append(1.0 + (1.0 - ENCODER_THRESHOLD) * gains[-1])
+    return torch.tensor(gains, dtype=like.dtype, device=like.device)
+
+
 class _RegularSpikes(torch.autograd.Function):
     """
     Deterministic encoder spikes with a straight-through spike gradient (``do/dv = 1``) and the reset term
@@ -42,11 +50,36 @@ class _RegularSpikes(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor, None]:
-        gains = [1.0]
-        for _ in range(grad_spikes.shape[0] - 1):
-            gains.append(1.0 + (1.0 - ENCODER_THRESHOLD) * gains[-1])
-        gains_t = torch.tensor(gains, dtype=grad_spikes.dtype, device=grad_spikes.device)
-        return torch.tensordot(gains_t, grad_spikes, dims=1), None
+        return torch.tensordot(_encoder_gains(grad_spikes.shape[0], grad_spikes), grad_spikes, dims=1), None
+
+
+class _RegularSpikesLinear(torch.autograd.Function):
+    """
+    Deterministic encoder spikes fed into the first layer, ``W o_t + b`` for all T steps. As ``do_t/dA = g_t``
+    is a constant per step, the stimulus gradient ``sum_t g_t W^T dL/d(drive_t)`` is summed over T before the
+    matmul with ``W``: one (batch, out) x (out, in) matmul instead of T.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, stimulus: Tensor, weight: Tensor, bias: Tensor, spike_ts: int) -> Tensor:
+        frames = _regular_spikes(stimulus, spike_ts).flatten(0, 1)
+        ctx.save_for_backward(frames, weight)
+        return torch.addmm(bias, frames, weight.t()).view(spike_ts, *stimulus.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad_drive: Tensor) -> tuple[Tensor | None, ...]:
+        frames, weight = ctx.saved_tensors
+        grad_stimulus = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_stimulus = (
+                torch.tensordot(_encoder_gains(grad_drive.shape[0], grad_drive), grad_drive, dims=1) @ weight
+            )
+        flat = grad_drive.reshape(-1, grad_drive.shape[-1])
+        if ctx.needs_input_grad[1]:
+            grad_weight = flat.t().mm(frames)
+        if ctx.needs_input_grad[2]:
+            grad_bias = flat.sum(0)
+        return grad_stimulus, grad_weight, grad_bias, None
 
 
 class PopulationEncoder(nn.Module):
@@ -131,6 +164,24 @@ class PopulationEncoder(nn.Module):
         if torch.is_grad_enabled() and stimulus.requires_grad:
             return _RegularSpikes.apply(stimulus, self.spike_ts)
         return _regular_spikes(stimulus, self.spike_ts)
+
+    def linear_drive(self, obs: Tensor, layer: nn.Linear) -> Tensor:
+        """
+        The first layer's synaptic input ``W o_t + b`` for all T steps, same values as ``layer(self(obs))``,
+        with fewer operations: one matmul for the constant frames of ``"real"``, and the deterministic encoder's
+        stimulus gradient summed over T before its matmul (:class:`_RegularSpikesLinear`).
+
+        :param obs: observations (batch, obs_dim)
+        :param layer: the first layer, ``in_features = obs_dim * pop_dim``
+        :return: (T, batch, layer.out_features)
+        """
+        if self.mode == "real":
+            drive = layer(self.stimulus(obs))
+            return drive.expand(self.spike_ts, *drive.shape)
+        if self.mode == "deterministic" and torch.is_grad_enabled():
+            return _RegularSpikesLinear.apply(self.stimulus(obs), layer.weight, layer.bias, self.spike_ts)
+        frames = self(obs)
+        return layer(frames.flatten(0, 1)).view(self.spike_ts, obs.shape[0], layer.out_features)
 
     def extra_repr(self) -> str:
         return f"obs_dim={self.obs_dim}, pop_dim={self.pop_dim}, spike_ts={self.spike_ts}, mode={self.mode!r}"
