@@ -20,11 +20,14 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
+from sb3_spiking.algos.double_dqn import DoubleDQN
+
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "td3": TD3,
     "ddpg": DDPG,
     "sac": SAC,
     "dqn": DQN,
+    "ddqn": DoubleDQN,
     "ppo": PPO,
     "recurrentppo": RecurrentPPO,
 }
