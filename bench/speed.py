@@ -158,9 +158,9 @@ def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int
     if section == "td3":
         from stable_baselines3 import TD3
 
-        kwargs = (
-            dict(net_arch=dict(pi=[256, 256], qf=[256, 256])) if variant == "MlpPolicy" else dict(net_arch=[256, 256])
-        )
+        kwargs: dict[str, Any] = dict(net_arch=[256, 256])
+        if variant.endswith("+compile"):
+            variant, kwargs["compile_network"] = "SpikingPopPolicy", True
         model = TD3(
             variant,
             "HalfCheetah-v5",
@@ -227,8 +227,10 @@ def throughput_table(section: str, device: str, threads: int, reps: int, compile
             queue = ctx.Queue()
             proc = ctx.Process(target=_throughput_run, args=(section, variant, device, threads, queue))
             proc.start()
-            rate, peak = queue.get()
             proc.join()
+            if proc.exitcode != 0:
+                raise RuntimeError(f"{section} run of {variant} failed (exit code {proc.exitcode})")
+            rate, peak = queue.get()
             rates[variant].append(rate)
             peaks[variant].append(peak)
     base = statistics.median(rates[variants[0]])
