@@ -177,10 +177,14 @@ def test_reward_shift_moves_discounted_return_by_constant() -> None:
     assert terminated
     shifted, _ = discounted_return(RewardShift(gym.make("CartPole-v1"), shift, gamma=gamma))
     assert shifted == pytest.approx(plain + shift / (1 - gamma))
+    scaled, _ = discounted_return(RewardShift(gym.make("CartPole-v1"), shift, gamma=gamma, scale=0.1))
+    assert scaled == pytest.approx(0.1 * plain + shift / (1 - gamma))
     naive, _ = discounted_return(RewardShift(gym.make("CartPole-v1"), shift))
     assert naive < plain + shift / (1 - gamma) - 1e-3
     with pytest.raises(ValueError, match="gamma"):
         RewardShift(gym.make("CartPole-v1"), shift, gamma=1.0)
+    with pytest.raises(ValueError, match="scale"):
+        RewardShift(gym.make("CartPole-v1"), shift, scale=0.0)
 
 
 def test_normal_init_sets_summed_weights() -> None:
