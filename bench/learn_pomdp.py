@@ -67,7 +67,7 @@ def load_hyperparams(env_id: str, algo: str = "off-policy") -> tuple[str, dict[s
     return name, dict(yaml.safe_load((ROOT / "zoo_configs" / f"{name}.yml").read_text())[env_id])
 
 
-def build_ppo(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
+def build_ppo(env_id: str, core: str, seed: int, core_kwargs: dict[str, Any] | None = None) -> tuple[Any, VecEnv]:
     """:return: a RecurrentPPO (or PPO for ``mlp``) model and its evaluation env."""
     if not env_id.startswith("CartPole"):
         raise ValueError(f"--algo ppo runs the CartPole tasks only, got {env_id}")
@@ -84,6 +84,8 @@ def build_ppo(env_id: str, core: str, seed: int) -> tuple[Any, VecEnv]:
     if core == "mlp":
         policy_kwargs = {key: policy_kwargs[key] for key in ("ortho_init", "net_arch", "activation_fn")}
         return PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, **hp), eval_env
+    if core_kwargs:
+        policy_kwargs["cell_kwargs"] = core_kwargs
     return RecurrentPPO(PPO_POLICIES[core], env, policy_kwargs=policy_kwargs, seed=seed, **hp), eval_env
 
 
@@ -154,7 +156,7 @@ def run(
     core_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     torch.set_num_threads(1)
-    model, eval_env = build_ppo(env_id, core, seed) if algo == "ppo" else build(env_id, core, seed, core_kwargs)
+    model, eval_env = build_ppo(env_id, core, seed, core_kwargs) if algo == "ppo" else build(env_id, core, seed, core_kwargs)
     steps = steps or load_hyperparams(env_id, algo)[1]["n_timesteps"]
     label = f"ppo-{core}" if algo == "ppo" else core
     if core_kwargs:

@@ -156,6 +156,24 @@ def test_single_cell_step_matches_reference() -> None:
     torch.testing.assert_close(cell.beta, torch.full((7,), 0.3, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("cell", ["grsn", "lif"])
+def test_input_bias_starts_neurons_at_threshold(cell: str) -> None:
+    # small inputs (CartPole-P: position and angle ~0.1): the default init keeps u below theta = 1, so the
+    # layer is silent; input_bias = theta starts u near theta, where the neurons fire
+    torch.manual_seed(0)
+    x = 0.1 * torch.randn(50, 200, 2)
+    rates = {}
+    for bias in (None, 1.0):
+        model = SpikingRecurrent(2, 64, cell=cell, input_bias=bias)
+        gate = model.cells[0].input_gate if cell == "grsn" else model.cells[0].fc
+        if bias is not None:
+            assert (gate.bias == bias).all()
+        with torch.no_grad():
+            rates[bias] = model(x)[0].mean().item()
+    assert rates[None] < 0.01
+    assert 0.05 < rates[1.0] < 0.9
+
+
 def test_surrogate_sharpness_change_reaches_the_backward() -> None:
     model = _model("grsn")
     x, u0, c0, starts = _inputs()

@@ -81,6 +81,9 @@ class GRSNCell(_SpikingCell):
     :param surrogate: surrogate spike function (default arctan, alpha = 2; seed 003, Eq. 6)
     :param threshold: firing threshold theta
     :param beta_init: initial membrane decay, learnable per neuron and kept in (0, 1) by a sigmoid
+    :param input_bias: initial bias of the input gate ``W_i``; ``None`` keeps PyTorch's default init. Small
+        inputs with the default init keep ``J``, hence ``c`` and ``u``, below a threshold of 1, so the layer
+        starts silent; ``input_bias=threshold`` starts every neuron at its threshold
     """
 
     def __init__(
@@ -90,12 +93,15 @@ class GRSNCell(_SpikingCell):
         surrogate: SurrogateLike = "arctan",
         threshold: float = 1.0,
         beta_init: float = 0.5,
+        input_bias: float | None = None,
     ) -> None:
         super().__init__(hidden_size, surrogate, threshold)
         if not 0.0 < beta_init < 1.0:
             raise ValueError(f"beta_init must be in (0, 1), got {beta_init}")
         self.forget_gate = nn.Linear(input_size, hidden_size)
         self.input_gate = nn.Linear(input_size, hidden_size)
+        if input_bias is not None:
+            nn.init.constant_(self.input_gate.bias, input_bias)
         self.beta_logit = nn.Parameter(torch.full((hidden_size,), math.log(beta_init / (1.0 - beta_init))))
 
     @property
@@ -129,6 +135,8 @@ class LIFCell(_SpikingCell):
     :param threshold: firing threshold theta
     :param beta: fixed membrane decay in (0, 1)
     :param reset_potential: ``u_r`` of the hard reset
+    :param input_bias: initial bias of the input layer; ``None`` keeps PyTorch's default init (see
+        :class:`GRSNCell`)
     """
 
     def __init__(
@@ -139,11 +147,14 @@ class LIFCell(_SpikingCell):
         threshold: float = 1.0,
         beta: float = 0.5,
         reset_potential: float = 0.0,
+        input_bias: float | None = None,
     ) -> None:
         super().__init__(hidden_size, surrogate, threshold)
         if not 0.0 < beta < 1.0:
             raise ValueError(f"beta must be in (0, 1), got {beta}")
         self.fc = nn.Linear(input_size, hidden_size)
+        if input_bias is not None:
+            nn.init.constant_(self.fc.bias, input_bias)
         self.beta = float(beta)
         self.reset_potential = float(reset_potential)
 
