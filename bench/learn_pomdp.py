@@ -156,7 +156,9 @@ def run(
     core_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     torch.set_num_threads(1)
-    model, eval_env = build_ppo(env_id, core, seed, core_kwargs) if algo == "ppo" else build(env_id, core, seed, core_kwargs)
+    model, eval_env = (
+        build_ppo(env_id, core, seed, core_kwargs) if algo == "ppo" else build(env_id, core, seed, core_kwargs)
+    )
     steps = steps or load_hyperparams(env_id, algo)[1]["n_timesteps"]
     label = f"ppo-{core}" if algo == "ppo" else core
     if core_kwargs:

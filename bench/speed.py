@@ -4,11 +4,12 @@ Speed of the spiking networks next to their non-spiking counterparts (spec 08), 
 1. kernel: Pop-SAN actor (HalfCheetah sizes: obs 17, act 6, P 10, T 5, hidden [256, 256]) fwd+bwd at batch 100 and
    256 and single-observation inference, next to the 17-256-256-6 MLP actor and to the plain per-timestep
    implementation of the seed's equations written below (the loop of the original code);
-2. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
+2. profile: multiply-accumulates of the Pop-SAN and MLP actors, the rate each achieves, and the top operators;
+3. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
    peak RSS is its own): TD3 SpikingPopPolicy vs MlpPolicy on HalfCheetah-v5, DQN CVTCPolicy vs MlpPolicy on
    CartPole-v1, RecurrentTD3 GRSN vs GRU core on Pendulum-P-v0, QMIX GRSN vs GRU on simple_spread.
 
-    python bench/speed.py --threads 2 [--sections kernel td3 dqn rtd3 qmix] [--device cuda] [--reps 3]
+    python bench/speed.py --threads 2 [--sections kernel profile td3 dqn rtd3 qmix] [--device cuda] [--reps 3]
 """
 
 from __future__ import annotations
@@ -151,6 +152,52 @@ def kernel_table(device: torch.device, reps: int, rounds: int, compiled: bool) -
         print(f"| {case} | {cells} |")
 
 
+def _macs(sizes: list[int]) -> int:
+    return sum(a * b for a, b in itertools.pairwise(sizes))
+
+
+def profile_table(device: torch.device, reps: int) -> None:
+    """Where the Pop-SAN actor's time goes: multiply-accumulates, achieved rate and the top operators."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from sb3_spiking.policies.popsan import PopSpikingNetwork
+
+    torch.manual_seed(0)
+    popsan = PopSpikingNetwork(OBS, ACT).to(device)
+    mlp = nn.Sequential(nn.Linear(OBS, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, ACT)).to(device)
+    # per observation: T passes through (OBS * POP)-256-256-(ACT * POP) vs one pass through OBS-256-256-ACT
+    macs = {"MLP": _macs([OBS, *HIDDEN, ACT]), "Pop-SAN": SPIKE_TS * _macs([OBS * POP, *HIDDEN, ACT * POP])}
+    print(f"\n### Pop-SAN actor profile ({device})\n")
+    print(
+        f"Multiply-accumulates per observation (forward): MLP {macs['MLP']:,}, Pop-SAN {macs['Pop-SAN']:,} "
+        f"({macs['Pop-SAN'] / macs['MLP']:.1f}x); backward adds about twice the forward.\n"
+    )
+    print("| case | actor | ms | GMAC/s (fwd + 2x bwd) | matmul share of self CPU time | top operators (self CPU %) |")
+    print("|---|---|---|---|---|---|")
+    for case, batch, grad in (("fwd+bwd, batch 100", 100, True), ("inference, batch 1", 1, False)):
+        x = torch.randn(batch, OBS, device=device).clamp(-3, 3)
+        for name, net in (("MLP", mlp), ("Pop-SAN", popsan)):
+
+            def run(net: nn.Module = net, x: Tensor = x, grad: bool = grad) -> None:
+                if grad:
+                    torch.tanh(net(x)).sum().backward()
+                else:
+                    with torch.inference_mode():
+                        torch.tanh(net(x))
+
+            ms = median_ms(run, reps)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(reps):
+                    run()
+            events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+            total = sum(e.self_cpu_time_total for e in events)
+            matmul = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm"))
+            top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:4]
+            tops = ", ".join(f"{e.key.removeprefix('aten::')} {100 * e.self_cpu_time_total / total:.0f}" for e in top)
+            rate = (3 if grad else 1) * macs[name] * batch / (ms * 1e-3) / 1e9
+            print(f"| {case} | {name} | {ms:.3f} | {rate:.1f} | {100 * matmul / total:.0f} % | {tops} |")
+
+
 def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int, int]:
     """The model of one throughput run, its warm-up steps and its measured steps."""
     import sb3_spiking  # noqa: F401
@@ -174,7 +221,18 @@ def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int
     if section == "dqn":
         from stable_baselines3 import DQN
 
-        model = DQN(variant, "CartPole-v1", learning_starts=1000, batch_size=64, train_freq=4, seed=seed, device=device)
+        policy, _, hidden = variant.partition("[")
+        kwargs = dict(hidden_sizes=[int(hidden.rstrip("]"))]) if hidden else {}
+        model = DQN(
+            policy,
+            "CartPole-v1",
+            learning_starts=1000,
+            batch_size=64,
+            train_freq=4,
+            policy_kwargs=kwargs,
+            seed=seed,
+            device=device,
+        )
         return model, 1500, 4000
     if section == "rtd3":
         from sb3_spiking import RecurrentTD3
@@ -210,7 +268,7 @@ def _throughput_run(section: str, variant: str, device: str, threads: int, queue
 
 SECTIONS = {
     "td3": ("TD3 on HalfCheetah-v5", ("MlpPolicy", "SpikingPopPolicy", "SpikingPopPolicy+compile")),
-    "dqn": ("DQN on CartPole-v1", ("MlpPolicy", "CVTCPolicy")),
+    "dqn": ("DQN on CartPole-v1", ("MlpPolicy", "CVTCPolicy", "CVTCPolicy[32]")),
     "rtd3": ("RecurrentTD3 on Pendulum-P-v0 (core)", ("gru", "grsn")),
     "qmix": ("QMIX on simple_spread_v3 (agent)", ("gru", "grsn")),
 }
@@ -244,7 +302,8 @@ def throughput_table(section: str, device: str, threads: int, reps: int, compile
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", nargs="+", default=["kernel", *SECTIONS], choices=["kernel", *SECTIONS])
+    choices = ["kernel", "profile", *SECTIONS]
+    parser.add_argument("--sections", nargs="+", default=choices, choices=choices)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3, help="alternating training runs per variant")
@@ -257,6 +316,8 @@ def main() -> None:
     for section in args.sections:
         if section == "kernel":
             kernel_table(torch.device(args.device), args.kernel_reps, args.kernel_rounds, not args.no_compile)
+        elif section == "profile":
+            profile_table(torch.device(args.device), args.kernel_reps)
         else:
             throughput_table(section, args.device, args.threads, args.reps, not args.no_compile)
 
