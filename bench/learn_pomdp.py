@@ -110,7 +110,10 @@ def build(env_id: str, core: str, seed: int, core_kwargs: dict[str, Any] | None 
             return TD3("MlpPolicy", env_id, action_noise=hp_noise, **kwargs), eval_env
         kwargs.update(target_update_interval=1)
         return DQN("MlpPolicy", env_id, **kwargs), eval_env
-    policy_kwargs.update(core=core, core_kwargs=core_kwargs or {})
+    config_core_kwargs = policy_kwargs.pop("core_kwargs", {})  # the spiking cores' settings
+    if core_kwargs is None:
+        core_kwargs = {} if core == "gru" else config_core_kwargs
+    policy_kwargs.update(core=core, core_kwargs=core_kwargs)
     cls = sb3_spiking.RecurrentTD3 if algo_name == "recurrent_td3" else sb3_spiking.RecurrentDQN
     model = cls(policy, env_id, policy_kwargs=policy_kwargs, seed=seed, **hp)
     return model, cls._wrap_env(eval_env)
