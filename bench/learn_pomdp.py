@@ -190,7 +190,8 @@ def report() -> None:
     for (env_id, core), runs in sorted(groups.items()):
         finals = [r["curve"][-1][1] for r in runs]
         steps = sorted({r["curve"][-1][0] for r in runs})
-        ref = SEED_TABLE.get(core, {}).get(env_id, ("-", "-"))
+        # the seed's numbers are for its off-policy agents; "grsn-input_bias1.0" is a grsn run with core kwargs
+        ref = ("-", "-") if core.startswith("ppo-") else SEED_TABLE.get(core.split("-")[0], {}).get(env_id, ("-", "-"))
         print(
             f"| {env_id} | {core} | {len(runs)} ({sum(r['done'] for r in runs)}) | {'/'.join(map(str, steps))} "
             f"| {np.mean(finals):.1f} +/- {np.std(finals):.1f} ({', '.join(f'{f:.0f}' for f in finals)}) "
