@@ -22,6 +22,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -256,6 +257,19 @@ def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int
     raise ValueError(f"unknown section {section!r}")
 
 
+def _peak_rss_mib() -> float:
+    """
+    Peak resident memory of this process. Linux's ``ru_maxrss`` survives ``exec``, so a spawned child would report
+    at least its parent's peak; ``VmHWM`` belongs to the process image and starts afresh.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _throughput_run(section: str, variant: str, device: str, threads: int, queue: mp.Queue) -> None:
     torch.set_num_threads(threads)
     model, warmup, measured = _build(section, variant, device, seed=0)
@@ -263,7 +277,7 @@ def _throughput_run(section: str, variant: str, device: str, threads: int, queue
     start = time.perf_counter()
     model.learn(measured, reset_num_timesteps=False)
     rate = measured / (time.perf_counter() - start)
-    queue.put((rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((rate, _peak_rss_mib()))
 
 
 SECTIONS = {
