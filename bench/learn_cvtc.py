@@ -13,7 +13,6 @@ Results are appended to a JSON-lines file as runs finish; the table is printed a
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import multiprocessing as mp
 import time
@@ -71,14 +70,9 @@ def make_env(env_id: str, wrappers: list[dict[str, dict[str, Any]]] | None, seed
     """A DummyVecEnv with the zoo-style ``env_wrapper`` list applied."""
     from stable_baselines3.common.env_util import make_vec_env
 
-    def wrap(env: Any) -> Any:
-        for entry in wrappers or []:
-            ((path, kwargs),) = entry.items()
-            module, name = path.rsplit(".", 1)
-            env = getattr(importlib.import_module(module), name)(env, **(kwargs or {}))
-        return env
+    from sb3_spiking.zoo import wrapper_class
 
-    return make_vec_env(env_id, n_envs=1, seed=seed, wrapper_class=wrap)
+    return make_vec_env(env_id, n_envs=1, seed=seed, wrapper_class=wrapper_class(wrappers))
 
 
 def run(job: tuple[str, str, int, int | None]) -> dict[str, Any]:

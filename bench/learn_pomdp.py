@@ -40,6 +40,7 @@ from torch import nn  # noqa: F401  (policy_kwargs strings may name nn.*)
 
 import sb3_spiking
 from sb3_spiking.snn.recurrent import SpikingRecurrent
+from sb3_spiking.zoo import hyperparameter
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "learn_pomdp"
@@ -75,10 +76,7 @@ def build_ppo(env_id: str, core: str, seed: int, core_kwargs: dict[str, Any] | N
     hp.pop("n_timesteps")
     hp.pop("policy")
     policy_kwargs = eval(hp.pop("policy_kwargs"))
-    for key in ("learning_rate", "clip_range"):
-        if isinstance(hp[key], str) and hp[key].startswith("lin_"):
-            initial = float(hp[key][4:])
-            hp[key] = lambda progress, initial=initial: progress * initial
+    hp = {key: hyperparameter(value) for key, value in hp.items()}
     env = make_vec_env(env_id, n_envs=hp.pop("n_envs"), seed=seed)
     eval_env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
     if core == "mlp":

@@ -6,26 +6,20 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import pytest
 import torch
 import yaml
-from sb3_contrib import RecurrentPPO
-from stable_baselines3 import DQN, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
 
 import sb3_spiking
+from sb3_spiking.envs.wrappers import RewardShift
+from sb3_spiking.hub import ALGOS as HUB_ALGOS
 from sb3_spiking.marl import QMIX
+from sb3_spiking.zoo import hyperparameter, wrapper_class
 
 ZOO = Path(__file__).resolve().parents[1] / "zoo_configs"
-ALGOS = {
-    "td3": TD3,
-    "sac": SAC,
-    "dqn": DQN,
-    "ddqn": sb3_spiking.DoubleDQN,
-    "recurrentppo": RecurrentPPO,
-    "recurrent_td3": sb3_spiking.RecurrentTD3,
-    "recurrent_dqn": sb3_spiking.RecurrentDQN,
-}
+ALGOS = {**HUB_ALGOS, "recurrent_td3": sb3_spiking.RecurrentTD3, "recurrent_dqn": sb3_spiking.RecurrentDQN}
 # keys rl_zoo3 itself consumes (env creation, normalisation, noise), not constructor arguments
 ZOO_ONLY = ("n_timesteps", "n_envs", "normalize", "env_wrapper", "noise_type", "noise_std")
 ENTRIES = [
@@ -36,22 +30,8 @@ ENTRIES = [
 ]
 
 
-def _wrapper(entries: list[dict[str, dict[str, Any]]] | None) -> Any:
-    def wrap(env: Any) -> Any:
-        for entry in entries or []:
-            ((path, kwargs),) = entry.items()
-            module, name = path.rsplit(".", 1)
-            env = getattr(importlib.import_module(module), name)(env, **(kwargs or {}))
-        return env
-
-    return wrap
-
-
 def _constructor_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
-    kwargs = {key: value for key, value in hyperparams.items() if key not in ZOO_ONLY}
-    for key, value in kwargs.items():
-        if isinstance(value, str) and value.startswith("lin_"):  # rl-zoo linear schedule
-            kwargs[key] = lambda progress, initial=float(value[4:]): progress * initial
+    kwargs = {key: hyperparameter(value) for key, value in hyperparams.items() if key not in ZOO_ONLY}
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"dict": dict, "nn": torch.nn})
     return kwargs
@@ -71,7 +51,7 @@ def test_zoo_entry_builds_and_learns(algo: str, env_id: str) -> None:
     if "seq_len" in kwargs:
         kwargs["seq_len"] = 8
     n_envs = hyperparams.get("n_envs", 1)
-    env = make_vec_env(env_id, n_envs=n_envs, seed=0, wrapper_class=_wrapper(hyperparams.get("env_wrapper")))
+    env = make_vec_env(env_id, n_envs=n_envs, seed=0, wrapper_class=wrapper_class(hyperparams.get("env_wrapper")))
     model = ALGOS[algo](env=env, seed=0, **kwargs)
     model.learn(24)
     assert model.num_timesteps >= 24
@@ -88,3 +68,13 @@ def test_zoo_qmix_entry_builds_and_learns(env_name: str) -> None:
     model = QMIX(env=env, seed=0, **hyperparams)
     model.learn(60)
     assert model.num_timesteps >= 60
+
+
+def test_zoo_helpers_follow_rl_zoo_conventions() -> None:
+    schedule = hyperparameter("lin_0.001")
+    assert [schedule(p) for p in (1.0, 0.25, 0.0)] == pytest.approx([1e-3, 2.5e-4, 0.0])
+    assert hyperparameter(0.5) == 0.5 and hyperparameter("auto") == "auto"
+    wrap = wrapper_class([{"sb3_spiking.envs.wrappers.RewardShift": {"shift": 0.5, "scale": 2.0}}])
+    env = wrap(gym.make("CartPole-v1"))
+    assert isinstance(env, RewardShift) and (env.shift, env.scale) == (0.5, 2.0)
+    assert wrapper_class(None)(env) is env
