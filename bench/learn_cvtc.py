@@ -8,6 +8,7 @@ Theorem 1). On a shared machine, steps per CPU second (process time) is the fair
 Results are appended to a JSON-lines file as runs finish; the table is printed at the end.
 
     python bench/learn_cvtc.py --seeds 0 1 2 --envs CartPole-v1 MountainCar-v0 --jobs 2
+    python bench/learn_cvtc.py --report          # the table of every run recorded so far
 """
 
 from __future__ import annotations
@@ -160,7 +161,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="parallel runs (one torch thread each)")
     parser.add_argument("--n-timesteps", type=int, default=None, help="override the budgets (quick checks)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "learn_cvtc.jsonl")
+    parser.add_argument("--report", action="store_true", help="only print the table of every run in --out")
     args = parser.parse_args()
+    if args.report:
+        print(table([json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]))
+        return
 
     jobs = [(a, e, s, args.n_timesteps) for s in args.seeds for e in args.envs for a in args.algos]
     args.out.parent.mkdir(parents=True, exist_ok=True)
