@@ -87,8 +87,9 @@ def run(job: tuple[str, str, int, int | None]) -> dict[str, Any]:
     from stable_baselines3.common.evaluation import evaluate_policy
 
     import sb3_spiking
+    from sb3_spiking.zoo import hyperparameter
 
-    params = hyperparams(algo, env_id)
+    params = {key: hyperparameter(value) for key, value in hyperparams(algo, env_id).items()}
     n_timesteps = int(n_override or params.pop("n_timesteps"))
     params.pop("n_timesteps", None)
     wrappers = params.pop("env_wrapper", None)
