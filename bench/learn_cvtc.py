@@ -9,6 +9,10 @@ Results are appended to a JSON-lines file as runs finish; the table is printed a
 
     python bench/learn_cvtc.py --seeds 0 1 2 --envs CartPole-v1 MountainCar-v0 --jobs 2
     python bench/learn_cvtc.py --report          # the table of every run recorded so far
+
+Variants of the configs: ``--override '{"batch_size": 256, "policy_kwargs": {"hidden_sizes": [64]}}' --tag b256``
+changes those entries (policy_kwargs entries are merged), and ``--eval-every 10000`` records a learning curve
+(3 deterministic episodes per point); the table has one row per (env, algo, tag).
 """
 
 from __future__ import annotations
@@ -76,13 +80,14 @@ def make_env(env_id: str, wrappers: list[dict[str, dict[str, Any]]] | None, seed
     return make_vec_env(env_id, n_envs=1, seed=seed, wrapper_class=wrapper_class(wrappers))
 
 
-def run(job: tuple[str, str, int, int | None]) -> dict[str, Any]:
-    """Train and evaluate one (algo, env, seed)."""
-    algo, env_id, seed, n_override = job
+def run(job: tuple[str, str, int, int | None, dict[str, Any], str, int]) -> dict[str, Any]:
+    """Train and evaluate one (algo, env, seed) with the config entries in ``override`` replaced."""
+    algo, env_id, seed, n_override, override, tag, eval_every = job
     import torch
 
     torch.set_num_threads(1)
     from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback, EveryNTimesteps
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
@@ -90,25 +95,41 @@ def run(job: tuple[str, str, int, int | None]) -> dict[str, Any]:
     from sb3_spiking.zoo import hyperparameter
 
     params = {key: hyperparameter(value) for key, value in hyperparams(algo, env_id).items()}
+    params["policy_kwargs"] = eval(params.get("policy_kwargs", "dict()"), {"dict": dict})
+    override = dict(override)
+    params["policy_kwargs"].update(override.pop("policy_kwargs", {}))
+    params.update(override)
     n_timesteps = int(n_override or params.pop("n_timesteps"))
     params.pop("n_timesteps", None)
     wrappers = params.pop("env_wrapper", None)
     policy = params.pop("policy")
-    params["policy_kwargs"] = eval(params.get("policy_kwargs", "dict()"), {"dict": dict})
     cls = sb3_spiking.DoubleDQN if algo == "ddqn-cvtc" else DQN
     model = cls(policy, make_env(env_id, wrappers, seed), seed=seed, **params)
-    start, start_cpu = time.perf_counter(), time.process_time()
-    model.learn(n_timesteps)
-    elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     eval_env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)  # unshifted rewards: the true return
+    curve: list[tuple[int, float]] = []
+    eval_time = np.zeros(2)  # wall and CPU seconds spent on the curve's evaluations, left out of the throughput
+
+    class Evaluate(BaseCallback):
+        def _on_step(self) -> bool:
+            start = np.array([time.perf_counter(), time.process_time()])
+            curve.append((self.num_timesteps, float(evaluate_policy(model, eval_env, n_eval_episodes=3)[0])))
+            eval_time[:] += np.array([time.perf_counter(), time.process_time()]) - start
+            return True
+
+    start, start_cpu = time.perf_counter(), time.process_time()
+    model.learn(n_timesteps, callback=EveryNTimesteps(eval_every, Evaluate()) if eval_every else None)
+    elapsed, elapsed_cpu = np.array([time.perf_counter() - start, time.process_time() - start_cpu]) - eval_time
     mean, std = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
     result = dict(
         algo=algo,
         env=env_id,
         seed=seed,
+        tag=tag,
+        override=override | {"policy_kwargs": params["policy_kwargs"]} if tag else {},
         n_timesteps=n_timesteps,
         mean_return=float(mean),
         std_return=float(std),
+        curve=curve,
         steps_per_s=n_timesteps / elapsed,
         steps_per_cpu_s=n_timesteps / elapsed_cpu,
     )
@@ -129,15 +150,17 @@ def table(results: list[dict[str, Any]]) -> str:
         "| return with beta=0 (I&F) | greedy-action disagreement beta=0 |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r["env"], r["algo"]) for r in results}, key=lambda k: (k[0], ALGOS.index(k[1])))
-    for env_id, algo in keys:
-        rs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+    keys = sorted(
+        {(r["env"], r["algo"], r.get("tag", "")) for r in results}, key=lambda k: (k[0], k[2], ALGOS.index(k[1]))
+    )
+    for env_id, algo, tag in keys:
+        rs = [r for r in results if (r["env"], r["algo"], r.get("tag", "")) == (env_id, algo, tag)]
         ret = np.array([r["mean_return"] for r in rs])
         sps = np.array([r["steps_per_s"] for r in rs])
         cpu_sps = np.array([r["steps_per_cpu_s"] for r in rs])
         cells = [
             env_id,
-            algo,
+            f"{algo} {tag}".strip(),
             str(len(rs)),
             f"{ret.mean():.1f} +- {ret.std():.1f} ({', '.join(f'{x:.0f}' for x in ret)})",
             f"{sps.mean():.0f}",
@@ -161,6 +184,9 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--jobs", type=int, default=1, help="parallel runs (one torch thread each)")
     parser.add_argument("--n-timesteps", type=int, default=None, help="override the budgets (quick checks)")
+    parser.add_argument("--override", type=json.loads, default={}, help="JSON of config entries to replace")
+    parser.add_argument("--tag", default="", help="name of the variant given by --override (a table row)")
+    parser.add_argument("--eval-every", type=int, default=0, help="env steps between learning-curve points")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "learn_cvtc.jsonl")
     parser.add_argument("--report", action="store_true", help="only print the table of every run in --out")
     args = parser.parse_args()
@@ -168,7 +194,14 @@ def main() -> None:
         print(table([json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]))
         return
 
-    jobs = [(a, e, s, args.n_timesteps) for s in args.seeds for e in args.envs for a in args.algos]
+    if args.override and not args.tag:
+        parser.error("--override needs a --tag naming the variant")
+    jobs = [
+        (a, e, s, args.n_timesteps, args.override, args.tag, args.eval_every)
+        for s in args.seeds
+        for e in args.envs
+        for a in args.algos
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     results = []
     with mp.get_context("spawn").Pool(args.jobs) as pool:

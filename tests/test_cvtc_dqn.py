@@ -1,5 +1,6 @@
 """CVTCPolicy on SB3's DQN and sb3_spiking.DoubleDQN; the Double-DQN target; inference modes; RewardShift."""
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -193,3 +194,27 @@ def test_normal_init_sets_summed_weights() -> None:
     weight = model.q_net.layers[0].weight  # 80 x 64 weights: sampling error of the mean ~2 %
     assert weight.mean().item() == pytest.approx(3.0 / 80, rel=0.1)
     assert weight.std().item() == pytest.approx(5.0 / 80, rel=0.1)
+
+
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("c++") is None, reason="torch.compile needs a C++ compiler"
+)
+def test_compiled_network_matches_eager(tmp_path: Path) -> None:
+    kwargs = dict(SMALL["policy_kwargs"], hidden_sizes=[6])
+    model = DQN("CVTCPolicy", "CartPole-v1", **dict(SMALL, policy_kwargs=dict(kwargs, compile=True)))
+    eager = DQN("CVTCPolicy", "CartPole-v1", **dict(SMALL, policy_kwargs=kwargs))
+    eager.policy.load_state_dict(model.policy.state_dict())
+    obs = eager.policy.obs_to_tensor(np.stack([model.observation_space.sample() * 0.1 for _ in range(16)]))[0]
+    q, q_eager = model.q_net(obs), eager.q_net(obs)
+    torch.testing.assert_close(q, q_eager)
+    grads = torch.autograd.grad(q.pow(2).sum(), list(model.q_net.parameters()))
+    grads_eager = torch.autograd.grad(q_eager.pow(2).sum(), list(eager.q_net.parameters()))
+    for g, g_eager in zip(grads, grads_eager, strict=True):
+        torch.testing.assert_close(g, g_eager, rtol=1e-4, atol=1e-5)  # fused float32 sums round differently
+    with torch.no_grad():  # the compiled graph follows the beta of the inference mode (no stale graph)
+        model.policy.set_inference_mode("if")
+        eager.policy.set_inference_mode("if")
+        torch.testing.assert_close(model.q_net(obs[:1]), eager.q_net(obs[:1]))
+        assert not torch.allclose(model.q_net(obs), q)
+    model.save(tmp_path / "model")
+    assert DQN.load(tmp_path / "model").policy.q_net.compile
