@@ -222,8 +222,10 @@ def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int
     if section == "dqn":
         from stable_baselines3 import DQN
 
-        policy, _, hidden = variant.partition("[")
+        policy, _, hidden = variant.removesuffix("+compile").partition("[")
         kwargs = dict(hidden_sizes=[int(hidden.rstrip("]"))]) if hidden else {}
+        if variant.endswith("+compile"):
+            kwargs["compile_network"] = True
         model = DQN(
             policy,
             "CartPole-v1",
@@ -282,7 +284,7 @@ def _throughput_run(section: str, variant: str, device: str, threads: int, queue
 
 SECTIONS = {
     "td3": ("TD3 on HalfCheetah-v5", ("MlpPolicy", "SpikingPopPolicy", "SpikingPopPolicy+compile")),
-    "dqn": ("DQN on CartPole-v1", ("MlpPolicy", "CVTCPolicy", "CVTCPolicy[32]")),
+    "dqn": ("DQN on CartPole-v1", ("MlpPolicy", "CVTCPolicy", "CVTCPolicy[32]", "CVTCPolicy[32]+compile")),
     "rtd3": ("RecurrentTD3 on Pendulum-P-v0 (core)", ("gru", "grsn")),
     "qmix": ("QMIX on simple_spread_v3 (agent)", ("gru", "grsn")),
 }

@@ -201,7 +201,7 @@ def test_normal_init_sets_summed_weights() -> None:
 )
 def test_compiled_network_matches_eager(tmp_path: Path) -> None:
     kwargs = dict(SMALL["policy_kwargs"], hidden_sizes=[6])
-    model = DQN("CVTCPolicy", "CartPole-v1", **dict(SMALL, policy_kwargs=dict(kwargs, compile=True)))
+    model = DQN("CVTCPolicy", "CartPole-v1", **dict(SMALL, policy_kwargs=dict(kwargs, compile_network=True)))
     eager = DQN("CVTCPolicy", "CartPole-v1", **dict(SMALL, policy_kwargs=kwargs))
     eager.policy.load_state_dict(model.policy.state_dict())
     obs = eager.policy.obs_to_tensor(np.stack([model.observation_space.sample() * 0.1 for _ in range(16)]))[0]
@@ -217,4 +217,4 @@ def test_compiled_network_matches_eager(tmp_path: Path) -> None:
         torch.testing.assert_close(model.q_net(obs[:1]), eager.q_net(obs[:1]))
         assert not torch.allclose(model.q_net(obs), q)
     model.save(tmp_path / "model")
-    assert DQN.load(tmp_path / "model").policy.q_net.compile
+    assert DQN.load(tmp_path / "model").policy.q_net.compile_network

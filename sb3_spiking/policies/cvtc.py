@@ -61,7 +61,7 @@ class CVTCQNetwork(BasePolicy):
     :param init: weight initialisation, one of ``INIT_SCHEMES``
     :param init_mean: summed-weight mean of the ``"normal"`` initialisation
     :param init_std: spread of the ``"normal"`` initialisation
-    :param compile: run the network through ``torch.compile`` (fuses each layer's elementwise steps)
+    :param compile_network: run the network through ``torch.compile`` (fuses each layer's elementwise steps)
     :param normalize_images: whether to divide image observations by 255
     """
 
@@ -80,7 +80,7 @@ class CVTCQNetwork(BasePolicy):
         init: str,
         init_mean: float = 1.5,
         init_std: float = 5.0,
-        compile: bool = False,
+        compile_network: bool = False,
         normalize_images: bool = True,
     ) -> None:
         super().__init__(
@@ -101,8 +101,8 @@ class CVTCQNetwork(BasePolicy):
         self.layers = nn.ModuleList(CVTCLayer(n_in, n_out, beta) for n_in, n_out in itertools.pairwise(sizes))
         for layer in self.layers:
             init_cvtc_weight(layer.weight, init, init_mean, init_std)
-        self.compile = compile
-        self._run_layers = th.compile(self._encode_and_fire) if compile else self._encode_and_fire
+        self.compile_network = compile_network
+        self._run_layers = th.compile(self._encode_and_fire) if compile_network else self._encode_and_fire
 
     def _encode_and_fire(self, features: th.Tensor) -> th.Tensor:
         z = self.encoder(features)
@@ -152,7 +152,7 @@ class CVTCQNetwork(BasePolicy):
                 init=self.init,
                 init_mean=self.init_mean,
                 init_std=self.init_std,
-                compile=self.compile,
+                compile_network=self.compile_network,
                 features_extractor=self.features_extractor,
             )
         )
@@ -179,7 +179,7 @@ class CVTCPolicy(DQNPolicy):
     :param init: weight initialisation, ``"xavier_uniform"`` or ``"normal"`` (see :func:`init_cvtc_weight`)
     :param init_mean: summed-weight mean of the ``"normal"`` initialisation
     :param init_std: spread of the ``"normal"`` initialisation
-    :param compile: run both Q-networks through ``torch.compile``: about 2x the training throughput on CPU once
+    :param compile_network: run both Q-networks through ``torch.compile``: about 2x the training throughput on CPU once
         compiled (needs a C++ compiler; the first calls of each batch size and grad mode take seconds to compile)
     :param features_extractor_class: features extractor (flattening by default)
     :param features_extractor_kwargs: its keyword arguments
@@ -208,7 +208,7 @@ class CVTCPolicy(DQNPolicy):
         init: str = "xavier_uniform",
         init_mean: float = 1.5,
         init_std: float = 5.0,
-        compile: bool = False,
+        compile_network: bool = False,
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
@@ -235,7 +235,7 @@ class CVTCPolicy(DQNPolicy):
         self.init = init
         self.init_mean = float(init_mean)
         self.init_std = float(init_std)
-        self.compile = bool(compile)
+        self.compile_network = bool(compile_network)
         self.encoder_kwargs = dict(
             gains=[float(g) for g in np.asarray(gains, dtype=float).reshape(-1)],
             n_neurons=int(n_neurons),
@@ -279,7 +279,7 @@ class CVTCPolicy(DQNPolicy):
             init=self.init,
             init_mean=self.init_mean,
             init_std=self.init_std,
-            compile=self.compile,
+            compile_network=self.compile_network,
             normalize_images=self.normalize_images,
         ).to(self.device)
 
@@ -329,6 +329,6 @@ class CVTCPolicy(DQNPolicy):
         data = super()._get_constructor_parameters()
         del data["net_arch"], data["activation_fn"]
         data.update(hidden_sizes=self.hidden_sizes, q_sign=self.q_sign, beta=self.beta, init=self.init)
-        data.update(init_mean=self.init_mean, init_std=self.init_std, compile=self.compile)
+        data.update(init_mean=self.init_mean, init_std=self.init_std, compile_network=self.compile_network)
         data.update(self.encoder_kwargs)
         return data
