@@ -58,8 +58,9 @@ def test_policy_registered_on_both_algorithms() -> None:
     assert sb3_spiking.DoubleDQN is DoubleDQN
 
 
-def test_double_dqn_target_matches_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = DoubleDQN("CVTCPolicy", "CartPole-v1", **SMALL)
+@pytest.mark.parametrize("n_steps", [1, 3])
+def test_double_dqn_target_matches_reference(monkeypatch: pytest.MonkeyPatch, n_steps: int) -> None:
+    model = DoubleDQN("CVTCPolicy", "CartPole-v1", n_steps=n_steps, **SMALL)
     model.learn(100)
     with torch.no_grad():  # target network = online one with the two action neurons swapped
         model.q_net_target.load_state_dict(model.q_net.state_dict())
@@ -80,12 +81,16 @@ def test_double_dqn_target_matches_reference(monkeypatch: pytest.MonkeyPatch) ->
         q_next_target = model.q_net_target(batch.next_observations).numpy()
         q_now = model.q_net(batch.observations).numpy()
     rewards, dones, actions = batch.rewards.numpy()[:, 0], batch.dones.numpy()[:, 0], batch.actions.numpy()[:, 0]
+    # n-step replay: rewards are n-step sums and the bootstrap is discounted by gamma^k, k <= n (SB3's buffer)
+    discounts = np.full(8, model.gamma) if batch.discounts is None else batch.discounts.numpy()[:, 0]
+    if n_steps > 1:
+        assert np.any(np.isclose(discounts, model.gamma**n_steps))
     expected = np.empty(8)
     dqn_target = np.empty(8)
     for i in range(8):
         best = int(np.argmax(q_next_online[i]))
-        expected[i] = rewards[i] + (1.0 - dones[i]) * model.gamma * q_next_target[i, best]
-        dqn_target[i] = rewards[i] + (1.0 - dones[i]) * model.gamma * q_next_target[i].max()
+        expected[i] = rewards[i] + (1.0 - dones[i]) * discounts[i] * q_next_target[i, best]
+        dqn_target[i] = rewards[i] + (1.0 - dones[i]) * discounts[i] * q_next_target[i].max()
 
     model.train(gradient_steps=1, batch_size=8)
     np.testing.assert_allclose(seen["target"].numpy()[:, 0], expected, rtol=1e-6)
