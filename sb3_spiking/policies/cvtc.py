@@ -20,6 +20,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
+from sb3_spiking.policies.compile import maybe_compile
 from sb3_spiking.snn.temporal import NO_SPIKE_Z, CVTCLayer, GaussianPopulationEncoder
 
 INIT_SCHEMES = ("xavier_uniform", "normal")
@@ -102,7 +103,7 @@ class CVTCQNetwork(BasePolicy):
         for layer in self.layers:
             init_cvtc_weight(layer.weight, init, init_mean, init_std)
         self.compile_network = compile_network
-        self._run_layers = th.compile(self._encode_and_fire) if compile_network else self._encode_and_fire
+        self._run_layers = maybe_compile(self._encode_and_fire, compile_network)
 
     def _encode_and_fire(self, features: th.Tensor) -> th.Tensor:
         z = self.encoder(features)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from stable_baselines3.td3 import TD3
 from stable_baselines3.td3.policies import TD3Policy
 from torch import Tensor, nn
 
+from sb3_spiking.policies.compile import maybe_compile
 from sb3_spiking.snn.coding import PopulationDecoder, PopulationEncoder
 from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron
 from sb3_spiking.snn.surrogate import SurrogateLike, make
@@ -184,11 +184,6 @@ def _critic_arch(net_arch: list[int] | dict[str, list[int]] | None) -> list[int]
     return list(net_arch)
 
 
-def _maybe_compile(net: PopSpikingNetwork, compile_network: bool) -> Callable[[Tensor], Tensor]:
-    # a (compiled) bound method, not a module attribute, so that the state dict keeps its keys
-    return torch.compile(net.forward) if compile_network else net.forward
-
-
 class PopSpikingActor(BasePolicy):
     """
     Deterministic spiking actor for TD3 / DDPG: ``tanh`` of the population readout (SB3 rescales it to the
@@ -226,7 +221,7 @@ class PopSpikingActor(BasePolicy):
         self.network_kwargs = network_kwargs
         self.compile_network = compile_network
         self.net = PopSpikingNetwork(features_dim, get_action_dim(action_space), **network_kwargs)
-        self.run_net = _maybe_compile(self.net, compile_network)
+        self.run_net = maybe_compile(self.net.forward, compile_network)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -387,7 +382,7 @@ class PopSpikingSACActor(BasePolicy):
         self.log_std_hidden_sizes = log_std_hidden_sizes
         self.compile_network = compile_network
         self.net = PopSpikingNetwork(features_dim, action_dim, **network_kwargs)
-        self.run_net = _maybe_compile(self.net, compile_network)
+        self.run_net = maybe_compile(self.net.forward, compile_network)
         self.log_std = nn.Sequential(*create_mlp(features_dim, action_dim, log_std_hidden_sizes, nn.ReLU))
         self.action_dist = SquashedDiagGaussianDistribution(action_dim)
         self.use_sde = False
