@@ -124,4 +124,6 @@ def check_finite_observation(obs: Any, name: str = "observation") -> None:
             return
         bad = np.argwhere(~np.isfinite(array))[0].tolist()
         value = array[tuple(bad)]
-    raise ValueError(f"{name} holds a non-finite value {value} at index {tuple(bad)}; spiking policies need finite inputs")
+    raise ValueError(
+        f"{name} holds a non-finite value {value} at index {tuple(bad)}; spiking policies need finite inputs"
+    )
