@@ -21,73 +21,9 @@ from stable_baselines3.common.vec_env import VecEnv, is_vecenv_wrapped, unwrap_v
 from torch import nn
 
 from sb3_spiking.envs.history import VecPrevActionReward
-from sb3_spiking.snn.recurrent import SpikingRecurrent
+from sb3_spiking.snn.cores import CORES, make_core
 
 CoreState = tuple[th.Tensor, ...]
-
-
-class GRUCore(nn.Module):
-    """
-    ``torch.nn.GRU`` with the call conventions of :class:`~sb3_spiking.snn.recurrent.SpikingRecurrent`
-    (state a tuple, ``episode_starts`` masks), the non-spiking baseline core.
-
-    :param input_size: number of input features
-    :param hidden_size: number of hidden units
-    :param num_layers: number of stacked GRU layers
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1) -> None:
-        super().__init__()
-        self.gru = nn.GRU(input_size, hidden_size, num_layers)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-
-    def initial_state(
-        self, batch_size: int, device: th.device | None = None, dtype: th.dtype | None = None
-    ) -> tuple[th.Tensor]:
-        """Zero state ``(h,)``, (num_layers, batch, hidden)."""
-        return (th.zeros(self.num_layers, batch_size, self.hidden_size, device=device, dtype=dtype),)
-
-    def forward(
-        self, x: th.Tensor, state: tuple[th.Tensor] | None = None, episode_starts: th.Tensor | None = None
-    ) -> tuple[th.Tensor, tuple[th.Tensor]]:
-        """
-        :param x: inputs (seq_len, batch, input_size)
-        :param state: ``(h,)``, ``None`` for zeros
-        :param episode_starts: (seq_len, batch), 1 where the state is reset before that step
-        :return: outputs (seq_len, batch, hidden) and the final state
-        """
-        (h,) = state if state is not None else self.initial_state(x.shape[1], x.device, x.dtype)
-        if episode_starts is None:
-            out, h = self.gru(x, h)
-            return out, (h,)
-        keep = (1.0 - episode_starts.to(x.dtype)).unsqueeze(-1)
-        if not th.any(episode_starts[1:]):
-            out, h = self.gru(x, h * keep[0])
-            return out, (h,)
-        outputs = []
-        for t in range(x.shape[0]):
-            out, h = self.gru(x[t : t + 1], h * keep[t])
-            outputs.append(out)
-        return th.cat(outputs), (h,)
-
-
-CORES = ("gru", "grsn", "lif")
-
-
-def make_core(core: str, input_size: int, hidden_size: int, core_kwargs: dict[str, Any] | None = None) -> nn.Module:
-    """
-    :param core: ``"grsn"``, ``"lif"`` (spiking, :class:`~sb3_spiking.snn.recurrent.SpikingRecurrent`) or ``"gru"``
-    :param input_size: number of input features
-    :param hidden_size: number of recurrent units
-    :param core_kwargs: extra arguments (``num_layers``; spiking cores: ``surrogate``, ``threshold``, ...)
-    :return: the recurrent core module
-    """
-    if core not in CORES:
-        raise ValueError(f"unknown recurrent core {core!r}; allowed: {list(CORES)}")
-    core_kwargs = core_kwargs or {}
-    if core == "gru":
-        return GRUCore(input_size, hidden_size, **core_kwargs)
-    return SpikingRecurrent(input_size, hidden_size, cell=core, **core_kwargs)
 
 
 class SequenceNetwork(nn.Module):
@@ -127,7 +63,7 @@ class SequenceNetwork(nn.Module):
         self.obs_embedding = nn.Sequential(nn.Linear(obs_dim, obs_embed), nn.ReLU())
         self.action_embedding = nn.Sequential(nn.Linear(prev_action_dim, action_embed), nn.ReLU())
         self.reward_embedding = nn.Sequential(nn.Linear(1, reward_embed), nn.ReLU())
-        self.core = make_core(core, obs_embed + action_embed + reward_embed, hidden_size, core_kwargs)
+        self.core = make_core(core, obs_embed + action_embed + reward_embed, hidden_size, **(core_kwargs or {}))
         layers: list[nn.Module] = []
         last = hidden_size + obs_embed + head_action_dim
         for size in net_arch:

@@ -24,6 +24,7 @@ from sb3_spiking.marl.agents import RecurrentAgent
 from sb3_spiking.marl.buffer import Episode, EpisodeBatch, EpisodeReplayBuffer
 from sb3_spiking.marl.env_utils import EnvSpec, SingleEnvView, inspect_env, read_observations, read_state
 from sb3_spiking.marl.mixer import QMixer
+from sb3_spiking.snn.cores import CORES
 
 PredictState = tuple[np.ndarray, ...]
 
@@ -127,8 +128,8 @@ class QMIX:
         device: torch.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        if agent not in RecurrentAgent.cores:
-            raise ValueError(f"unknown agent {agent!r}; allowed: {list(RecurrentAgent.cores)}")
+        if agent not in CORES:
+            raise ValueError(f"unknown agent {agent!r}; allowed: {sorted(CORES)}")
         if optimizer not in self.optimizers:
             raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {sorted(self.optimizers)}")
         for name, value in (

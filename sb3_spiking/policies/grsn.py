@@ -13,13 +13,15 @@ from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from sb3_spiking.snn.recurrent import SequenceState, SpikingRecurrent
+from sb3_spiking.snn.cores import make_core
+from sb3_spiking.snn.recurrent import SequenceState
 
 
 class SpikingRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
     """
-    ``RecurrentActorCriticPolicy`` whose actor and critic LSTMs are
-    :class:`~sb3_spiking.snn.recurrent.SpikingRecurrent` modules (state ``(u, c)`` in place of the LSTM's ``(h, c)``).
+    ``RecurrentActorCriticPolicy`` whose actor and critic LSTMs are spiking cores from
+    :func:`~sb3_spiking.snn.cores.make_core` (state ``(u, c)`` in place of the LSTM's ``(h, c)``). Mirrors
+    sb3-contrib 2.x ``RecurrentActorCriticPolicy._process_sequence``.
     Arguments as in ``RecurrentActorCriticPolicy`` (``lstm_hidden_size`` and ``n_lstm_layers`` size the spiking
     layers), except that ``lstm_kwargs`` is replaced by ``cell_kwargs``.
 
@@ -31,7 +33,7 @@ class SpikingRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
     :param kwargs: further keyword arguments of ``RecurrentActorCriticPolicy``
     """
 
-    cell: ClassVar[str]
+    cell: ClassVar[str]  # a name in sb3_spiking.snn.cores.CORES
 
     def __init__(
         self,
@@ -51,12 +53,12 @@ class SpikingRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
             self.lstm_critic = self._make_spiking(self.lstm_critic)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
-    def _make_spiking(self, lstm: nn.LSTM) -> SpikingRecurrent:
-        return SpikingRecurrent(lstm.input_size, lstm.hidden_size, lstm.num_layers, cell=self.cell, **self.cell_kwargs)
+    def _make_spiking(self, lstm: nn.LSTM) -> nn.Module:
+        return make_core(self.cell, lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, **self.cell_kwargs)
 
     @staticmethod
     def _process_sequence(
-        features: th.Tensor, lstm_states: SequenceState, episode_starts: th.Tensor, lstm: SpikingRecurrent
+        features: th.Tensor, lstm_states: SequenceState, episode_starts: th.Tensor, lstm: nn.Module
     ) -> tuple[th.Tensor, SequenceState]:
         """
         Same contract as ``RecurrentActorCriticPolicy._process_sequence``; the spiking module resets its state at
@@ -65,7 +67,7 @@ class SpikingRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
         :param features: (n_seq * seq_len, features_dim), sequence-major
         :param lstm_states: ``(u, c)`` each (num_layers, n_seq, hidden)
         :param episode_starts: (n_seq * seq_len,)
-        :param lstm: the spiking recurrent module
+        :param lstm: the spiking core
         :return: spikes (n_seq * seq_len, hidden) and the final state
         """
         n_seq = lstm_states[0].shape[1]

@@ -7,7 +7,8 @@ Single-step cells for the temporal alignment paradigm (seed 003, one neuron upda
 
 Both take ``state = (u, c)``: ``u`` the membrane potential after the reset (``u_hat``), ``c`` the current.
 Both split their update into :meth:`input_current` (depends only on the layer input, so a whole sequence
-can be done in one matmul) and :meth:`step` (the elementwise recurrence).
+can be done in one matmul) and :meth:`step` (the elementwise recurrence), and own the hand-written adjoint of
+that recurrence over a sequence, :meth:`scan_backward`. A new cell subclasses :class:`SpikingCell`.
 
 Multi-step neurons for the stateless population actors (seed 000, one observation = one T-step
 simulation starting from zero state), fed with the synaptic input of all T steps at once:
@@ -19,6 +20,7 @@ simulation starting from zero state), fed with the synaptic input of all T steps
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,8 +31,49 @@ from sb3_spiking.snn.surrogate import Surrogate, SurrogateLike, make
 CellState = tuple[Tensor, Tensor]
 
 
-class _SpikingCell(nn.Module):
-    """Common parts of the single-step cells: threshold, surrogate, state handling."""
+@dataclass
+class ScanRecord:
+    """
+    What a forward scan of a single-step cell over a sequence keeps for its backward pass; every tensor is
+    (seq_len, batch, hidden) unless stated.
+
+    :param keep: 0 where the state was reset before that step, else 1 (seq_len, batch, 1); ``None`` for no reset
+    :param spikes: the spikes of every step
+    :param u_prev: ``u_hat`` entering every step (after the reset mask)
+    :param c_prev: ``c`` entering every step (after the reset mask)
+    :param c: ``c`` after every step
+    :param drive: the cell's :meth:`~SpikingCell.input_current` terms of every step
+    :param params: the cell's :meth:`~SpikingCell.scan_parameters`
+    """
+
+    keep: Tensor | None
+    spikes: Tensor
+    u_prev: Tensor
+    c_prev: Tensor
+    c: Tensor
+    drive: tuple[Tensor, ...]
+    params: tuple[Tensor, ...]
+
+
+@dataclass
+class ScanGradients:
+    """Gradients returned by :meth:`SpikingCell.scan_backward`: parameters, initial ``u_hat`` and ``c``, drive."""
+
+    params: tuple[Tensor | None, ...]
+    u0: Tensor
+    c0: Tensor
+    drive: tuple[Tensor, ...]
+
+
+class SpikingCell(nn.Module):
+    """
+    Base of the single-step cells: threshold, surrogate, state handling. A subclass defines :meth:`input_current`,
+    :meth:`step`, :meth:`scan_backward` and, if :meth:`step` uses learnable tensors directly, :meth:`scan_parameters`.
+
+    :param hidden_size: number of neurons
+    :param surrogate: surrogate spike function (name, dict or instance)
+    :param threshold: firing threshold theta
+    """
 
     hidden_size: int
 
@@ -59,6 +102,22 @@ class _SpikingCell(nn.Module):
         """One neuron update from precomputed input terms."""
         raise NotImplementedError
 
+    def scan_parameters(self) -> tuple[Tensor, ...]:
+        """Tensors used by :meth:`step` that need gradients through a sequence scan (e.g. a learnable decay)."""
+        return ()
+
+    def scan_backward(self, record: ScanRecord, grads: CellState, grad_spikes: Tensor) -> ScanGradients:
+        """
+        Hand-written adjoint of :meth:`step` over a whole sequence, used by
+        :class:`~sb3_spiking.snn.recurrent.SpikingRecurrent` in place of autograd.
+
+        :param record: what the forward scan saved
+        :param grads: gradients w.r.t. the final state ``(u_hat_T, c_T)``
+        :param grad_spikes: gradients w.r.t. the spikes of every step (seq_len, batch, hidden)
+        :return: gradients w.r.t. :meth:`scan_parameters`, the initial state and every drive tensor
+        """
+        raise NotImplementedError
+
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
         """
         One neuron update (one env step).
@@ -72,7 +131,7 @@ class _SpikingCell(nn.Module):
         return self.step(self.input_current(x), state)
 
 
-class GRSNCell(_SpikingCell):
+class GRSNCell(SpikingCell):
     """
     Gated recurrent spiking neuron (seed 003, section 4.3).
 
@@ -123,8 +182,34 @@ class GRSNCell(_SpikingCell):
         spikes = self.spike(u - self.threshold)  # Eq. 4
         return spikes, (u - self.threshold * spikes, c)  # Eq. 12, soft reset
 
+    def scan_parameters(self) -> tuple[Tensor]:
+        return (self.beta,)
 
-class LIFCell(_SpikingCell):
+    def scan_backward(self, record: ScanRecord, grads: CellState, grad_spikes: Tensor) -> ScanGradients:
+        (beta,) = record.params
+        forget, _ = record.drive
+        u = beta * record.u_prev + (1.0 - beta) * record.c  # Eq. 1, every step at once (the reset overwrote u)
+        surrogate = self.spike.grad(u - self.threshold)  # Eq. 4
+        a = 1.0 - self.threshold * surrogate  # dL/du = a dL/du_hat + b, Eq. 12 soft reset
+        b = grad_spikes * surrogate
+        keep = record.keep
+        decay = beta * keep if keep is not None else beta.expand_as(u)
+        forget = forget * keep if keep is not None else forget
+        one_minus_beta = 1.0 - beta
+        g_u_all, g_c_all = torch.empty_like(u), torch.empty_like(u)
+        g_u_hat, g_c = grads
+        for t in range(u.shape[0] - 1, -1, -1):
+            g_u = torch.addcmul(b[t], g_u_hat, a[t])
+            g_c = torch.addcmul(g_c, g_u, one_minus_beta)  # Eq. 1: u = beta u_hat + (1 - beta) c
+            g_u_all[t] = g_u
+            g_c_all[t] = g_c
+            g_u_hat = decay[t] * g_u
+            g_c = forget[t] * g_c  # Eq. 13: c = F c_prev + (1 - F) J
+        grad_beta = ((record.u_prev - record.c) * g_u_all).sum((0, 1))
+        return ScanGradients((grad_beta,), g_u_hat, g_c, (g_c_all * record.c_prev, g_c_all))
+
+
+class LIFCell(SpikingCell):
     """
     Plain LIF neuron, the baseline of seed 003 (Eq. 1-5): fixed decay, hard reset to ``u_r``.
     The state's ``c`` is the last input current (kept for a uniform ``(u, c)`` state; not recurrent).
@@ -168,6 +253,23 @@ class LIFCell(_SpikingCell):
         spikes = self.spike(u - self.threshold)  # Eq. 4
         u_hat = self.reset_potential * spikes + (1.0 - spikes) * u  # Eq. 3, hard reset
         return spikes, (u_hat, c)
+
+    def scan_backward(self, record: ScanRecord, grads: CellState, grad_spikes: Tensor) -> ScanGradients:
+        (current,) = record.drive
+        u = self.beta * record.u_prev + (1.0 - self.beta) * current  # Eq. 1, every step at once
+        surrogate = self.spike.grad(u - self.threshold)  # Eq. 4
+        a = (1.0 - record.spikes) + (self.reset_potential - u) * surrogate  # dL/du = a dL/du_hat + b, Eq. 3
+        b = grad_spikes * surrogate
+        decay = self.beta * record.keep if record.keep is not None else torch.full_like(u, self.beta)
+        g_u_all = torch.empty_like(u)
+        g_u_hat, grad_c = grads
+        for t in range(u.shape[0] - 1, -1, -1):
+            g_u = torch.addcmul(b[t], g_u_hat, a[t])
+            g_u_all[t] = g_u
+            g_u_hat = decay[t] * g_u
+        grad_current = (1.0 - self.beta) * g_u_all  # Eq. 1 with c = the input current (Eq. 2)
+        grad_current[-1] += grad_c  # the returned state's c is the last input current
+        return ScanGradients((), g_u_hat, torch.zeros_like(grad_c), (grad_current,))
 
 
 _DECAY_MATRICES: dict[tuple[float, int, torch.dtype, torch.device], Tensor] = {}
