@@ -8,17 +8,21 @@ unless an explicit ``height`` is given. ``arctan`` (seed 003, Eq. 6) and ``sigmo
 ``fast_sigmoid`` keeps snnTorch's convention ``1 / (1 + k|x|)^2`` whose area is ``2 / k`` (seed 002).
 
 Every surrogate exposes ``sharpness`` (slope, or 1 / width for width-based ones) so that schedules
-can change it during training, and ``to_dict()`` so that it survives SB3's ``policy_kwargs`` save/load.
+can change it during training, ``to_dict()`` so that it survives SB3's ``policy_kwargs`` save/load, and
+``load_dict()`` so that a saved state (e.g. a scheduled sharpness) can be put back into the surrogate a layer holds.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
+
+from sb3_spiking.validation import check_float
 
 
 class _SpikeFunction(torch.autograd.Function):
@@ -66,8 +70,18 @@ class Surrogate(ABC):
     def sharpness(self, value: float) -> None: ...
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-value description, accepted back by :func:`make`."""
+        """Plain-value description, accepted back by :func:`make` and :meth:`load_dict`."""
         return {"name": self.name, **self.params()}
+
+    def load_dict(self, spec: dict[str, Any]) -> None:
+        """
+        Take the parameters of ``spec`` in place (layers hold their surrogate, so it cannot be replaced).
+
+        :param spec: a :meth:`to_dict` of a surrogate of the same kind
+        """
+        if not isinstance(spec, dict) or spec.get("name") != self.name:
+            raise ValueError(f"spec must be the dict of a {self.name!r} surrogate, got {spec!r}")
+        vars(self).update(vars(make(spec)))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
@@ -81,8 +95,8 @@ class Surrogate(ABC):
 
 
 def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not value > 0 or not math.isfinite(value):
+    value = check_float(name, value)
+    if not value > 0:
         raise ValueError(f"{name} must be a positive finite number, got {value}")
     return value
 
@@ -166,7 +180,7 @@ class Trapezoidal(Surrogate):
     name = "trapezoidal"
 
     def __init__(self, w1: float = 0.25, w2: float = 0.5, height: float | None = None) -> None:
-        w1, w2 = float(w1), _positive("w2", w2)
+        w1, w2 = check_float("w1", w1), _positive("w2", w2)
         if not 0.0 <= w1 < w2:
             raise ValueError(f"trapezoidal needs 0 <= w1 < w2, got w1={w1}, w2={w2}")
         self.w1, self.w2 = w1, w2
@@ -303,6 +317,7 @@ def make(spec: SurrogateLike, **params: Any) -> Surrogate:
         raise ValueError(f"unknown surrogate {spec!r}; allowed: {sorted(SURROGATES)}")
     cls = SURROGATES[spec]
     try:
-        return cls(**params)
+        inspect.signature(cls).bind(**params)
     except TypeError as err:
         raise ValueError(f"bad parameters {params} for surrogate {spec!r}: {err}") from err
+    return cls(**params)
