@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sb3_spiking.policies.popsan import PopSpikingNetwork, SpikingPopPolicy
+from sb3_spiking.policies.popsan import PopSANConfig, PopSpikingNetwork, SpikingPopPolicy
 from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron
 from sb3_spiking.snn.surrogate import SURROGATES, make
 
@@ -60,10 +60,11 @@ def reference_actor(net: PopSpikingNetwork, obs: torch.Tensor, neuron: str, enco
 def make_net(neuron: str, encoder: str, surrogate="rectangular", seed: int = 0) -> PopSpikingNetwork:
     torch.manual_seed(seed)
     kwargs = dict(dynamic_params=DYNAMIC) if neuron == "dynamic" else {}
-    net = PopSpikingNetwork(
-        OBS, ACT, neuron=neuron, encoder=encoder, spike_ts=T, encoder_pop_dim=P_ENC, decoder_pop_dim=P_DEC,
+    config = PopSANConfig(
+        neuron=neuron, encoder=encoder, spike_ts=T, encoder_pop_dim=P_ENC, decoder_pop_dim=P_DEC,
         hidden_sizes=HIDDEN, surrogate=surrogate, **kwargs,
-    ).double()  # fmt: skip
+    )  # fmt: skip
+    net = PopSpikingNetwork(OBS, ACT, config).double()
     scale = 1.0 if neuron == "dynamic" else 3.0  # enough drive for both spiking and silent neurons
     with torch.no_grad():
         for layer in net.layers:
@@ -285,6 +286,6 @@ def test_bad_kwargs(kwargs: dict, match: str) -> None:
 
 
 def test_encoder_initialisation() -> None:
-    net = PopSpikingNetwork(3, 1, encoder_pop_dim=10)
+    net = PopSpikingNetwork(3, 1, PopSANConfig(encoder_pop_dim=10))
     torch.testing.assert_close(net.encoder.mean[1], torch.linspace(-3, 3, 10))
     torch.testing.assert_close(net.encoder.std, torch.full((3, 10), math.sqrt(0.15)))
