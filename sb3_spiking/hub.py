@@ -13,24 +13,12 @@ from typing import Any
 
 import gymnasium as gym
 import yaml
-from sb3_contrib import RecurrentPPO
-from stable_baselines3 import DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-from sb3_spiking.algos.double_dqn import DoubleDQN
-
-ALGOS: dict[str, type[BaseAlgorithm]] = {
-    "td3": TD3,
-    "ddpg": DDPG,
-    "sac": SAC,
-    "dqn": DQN,
-    "ddqn": DoubleDQN,
-    "ppo": PPO,
-    "recurrentppo": RecurrentPPO,
-}
+from sb3_spiking.zoo import ALGOS
 
 
 def _algo_name(model: BaseAlgorithm) -> str:
