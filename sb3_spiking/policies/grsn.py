@@ -14,10 +14,11 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from sb3_spiking.snn.cores import make_core
+from sb3_spiking.snn.extra_state import ExtraStateMixin
 from sb3_spiking.snn.recurrent import SequenceState
 
 
-class SpikingRecurrentActorCriticPolicy(RecurrentActorCriticPolicy):
+class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPolicy):
     """
     ``RecurrentActorCriticPolicy`` whose actor and critic LSTMs are spiking cores from
     :func:`~sb3_spiking.snn.cores.make_core` (state ``(u, c)`` in place of the LSTM's ``(h, c)``). Mirrors

@@ -9,9 +9,10 @@ from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 
 from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork
+from sb3_spiking.snn.extra_state import ExtraStateMixin
 
 
-class RecurrentDQNPolicy(RecurrentOffPolicyPolicy):
+class RecurrentDQNPolicy(ExtraStateMixin, RecurrentOffPolicyPolicy):
     """
     Recurrent Q network ``head([core(o, a_prev, r_prev), emb(o)])`` with one output per action, and its target.
 

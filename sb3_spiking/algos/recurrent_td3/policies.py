@@ -11,6 +11,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork
+from sb3_spiking.snn.extra_state import ExtraStateMixin
 
 
 class RecurrentContinuousCritic(nn.Module):
@@ -48,7 +49,7 @@ class RecurrentContinuousCritic(nn.Module):
         return q_net.forward_head(features, actions).squeeze(-1)
 
 
-class RecurrentTD3Policy(RecurrentOffPolicyPolicy):
+class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):
     """
     Recurrent TD3 policy: actor ``tanh(head([core(o, a_prev, r_prev), emb(o)]))`` and ``n_critics`` critics
     ``head([core(...), emb(o), a])``, every network with its own recurrent core.

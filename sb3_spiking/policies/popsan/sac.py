@@ -22,6 +22,7 @@ from sb3_spiking.policies.compile import maybe_compile
 from sb3_spiking.policies.popsan.config import PopSANConfig
 from sb3_spiking.policies.popsan.network import PopSpikingNetwork
 from sb3_spiking.policies.popsan.td3 import as_config, check_spaces, critic_arch
+from sb3_spiking.snn.extra_state import ExtraStateMixin
 from sb3_spiking.validation import check_bool, check_finite_observation, check_sizes
 
 
@@ -107,7 +108,7 @@ class PopSpikingSACActor(BasePolicy):
             return self(observation, deterministic)
 
 
-class SpikingPopSACPolicy(SACPolicy):
+class SpikingPopSACPolicy(ExtraStateMixin, SACPolicy):
     """
     SAC policy with a population-coded spiking actor mean (registered on SAC as ``"SpikingPopPolicy"``).
     Same spiking settings as :class:`~sb3_spiking.policies.popsan.td3.SpikingPopPolicy`, plus

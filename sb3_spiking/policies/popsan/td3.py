@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from sb3_spiking.policies.compile import maybe_compile
 from sb3_spiking.policies.popsan.config import PopSANConfig
 from sb3_spiking.policies.popsan.network import PopSpikingNetwork
+from sb3_spiking.snn.extra_state import ExtraStateMixin
 from sb3_spiking.validation import check_bool, check_finite_observation, check_sizes
 
 
@@ -124,7 +125,7 @@ class PopSpikingActor(BasePolicy):
             return self(observation)
 
 
-class SpikingPopPolicy(TD3Policy):
+class SpikingPopPolicy(ExtraStateMixin, TD3Policy):
     """
     TD3 / DDPG policy with a population-coded spiking actor (Pop-SAN, or MDC-SAN with ``neuron="dynamic"``)
     and SB3's MLP critics.
