@@ -152,3 +152,35 @@ def test_sharpness_means_slope_or_inverse_width() -> None:
     assert fast.k == 2.0
     with pytest.raises(ValueError):
         fast.sharpness = -1.0
+
+
+def test_load_dict_changes_the_held_surrogate_in_place() -> None:
+    held = surrogate.make("trapezoidal")
+    saved = surrogate.make("trapezoidal")
+    saved.sharpness = 8.0
+    held_id = id(held)
+    held.load_dict(saved.to_dict())
+    assert id(held) == held_id and held == saved
+    _, grad = backward_at(held, POINTS)
+    np.testing.assert_allclose(grad, reference("trapezoidal", POINTS, w1=0.0625, w2=0.125), atol=1e-12)
+    with pytest.raises(ValueError, match="'trapezoidal' surrogate"):
+        held.load_dict({"name": "arctan", "alpha": 2.0})
+    with pytest.raises(ValueError, match="w1 < w2"):
+        held.load_dict({"name": "trapezoidal", "w1": 0.5, "w2": 0.1, "height": None})
+    assert held == saved
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "match"),
+    [
+        (lambda: surrogate.make("fast_sigmoid", k="25"), "k must be a real number"),
+        (lambda: surrogate.make("rectangular", a=True), "a must be a real number"),
+        (lambda: surrogate.make("trapezoidal", w1="0.1"), "w1 must be a real number"),
+    ],
+)
+def test_parameter_of_wrong_type_raises_type_error(make_bad, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        make_bad()
+    fast = surrogate.make("fast_sigmoid")
+    with pytest.raises(TypeError, match="sharpness"):
+        fast.sharpness = "2"
