@@ -13,8 +13,16 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 import sb3_spiking  # noqa: F401  (registers "SpikingPopPolicy")
 from sb3_spiking.hub import load_local
+from sb3_spiking.resources import data_dir
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "trained_agents" / "td3-SpikingPopPolicy-Pendulum-v1"
+PRETRAINED = data_dir("trained_agents") / "td3-SpikingPopPolicy-Pendulum-v1"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,8 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     :param argv: command-line arguments (``--steps``, ``--episodes``, ``--seed``, ``--pretrained``)
     """
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=3000, help="training steps of the short run")
-    parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes")
+    parser.add_argument("--steps", type=_positive, default=3000, help="training steps of the short run")
+    parser.add_argument("--episodes", type=_positive, default=5, help="evaluation episodes (at least 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pretrained", type=Path, default=PRETRAINED, help="agent folder in the hub layout")
     args = parser.parse_args(argv)

@@ -34,8 +34,7 @@ from torch import nn
 from sb3_spiking.algos.double_dqn import DoubleDQN
 from sb3_spiking.algos.recurrent_dqn import RecurrentDQN
 from sb3_spiking.algos.recurrent_td3 import RecurrentTD3
-
-ZOO_CONFIGS = Path(__file__).resolve().parents[1] / "zoo_configs"
+from sb3_spiking.resources import data_dir
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "td3": TD3,
@@ -195,7 +194,7 @@ def config_path(algo: str, conf_file: str | Path | None = None) -> Path:
     :param conf_file: a YAML file, ``None`` for ``zoo_configs/<algo>.yml``
     :return: the config file
     """
-    path = Path(conf_file) if conf_file is not None else ZOO_CONFIGS / f"{algo}.yml"
+    path = Path(conf_file) if conf_file is not None else data_dir("zoo_configs") / f"{algo}.yml"
     if not path.is_file():
         raise FileNotFoundError(f"zoo config {str(path)!r} for algorithm {algo!r} does not exist")
     return path
