@@ -13,7 +13,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback,
 from stable_baselines3.common.logger import configure
 
 from sb3_spiking.marl import QMIX, QMixer, RecurrentAgent
-from sb3_spiking.marl.qmix import td_lambda_targets
+from sb3_spiking.marl.learner import td_lambda_targets
 from sb3_spiking.snn.neurons import GRSNCell, LIFCell
 from sb3_spiking.snn.recurrent import SpikingRecurrent
 
@@ -186,7 +186,7 @@ def test_loss_matches_per_agent_reference(core: str) -> None:
     env.episode_length = 2
     model.learn(2 * 3, reset_num_timesteps=False)  # shorter episodes: the batch is padded
     batch = model.replay_buffer.sample(len(model.replay_buffer), np.random.default_rng(0))
-    loss, *_ = model._loss(batch)
+    loss = model.learner.loss(batch).loss
 
     spec = model.env_spec
     assert spec is not None
@@ -323,7 +323,7 @@ def test_reproducible_with_seed() -> None:
         model = QMIX("grsn", spread_env(), seed=seed, **FAST)
         model.learn(125)
         assert model._n_updates == 2
-        return [p.detach().clone() for p in model.params]
+        return [p.detach().clone() for p in model.policy.parameters()]
 
     first, second, other = run(1), run(1), run(2)
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sb3_spiking.validation import check_int
+
 
 class Episode(NamedTuple):
     """One stored episode of ``L`` transitions (numpy arrays)."""
@@ -15,6 +17,7 @@ class Episode(NamedTuple):
     obs: np.ndarray  # (L + 1, n_agents, obs_dim), the last entry is the observation after the final step
     states: np.ndarray  # (L + 1, state_dim)
     avail_actions: np.ndarray  # (L + 1, n_agents, n_actions), bool
+    alive: np.ndarray  # (L + 1, n_agents), bool: the agent is in the episode (see TeamVecEnv)
     actions: np.ndarray  # (L, n_agents), int
     rewards: np.ndarray  # (L,), team reward
     terminated: np.ndarray  # (L,), 1 at a true terminal step (not at a time limit)
@@ -26,6 +29,7 @@ class EpisodeBatch(NamedTuple):
     obs: Tensor  # (T + 1, B, n_agents, obs_dim)
     states: Tensor  # (T + 1, B, state_dim)
     avail_actions: Tensor  # (T + 1, B, n_agents, n_actions), bool
+    alive: Tensor  # (T + 1, B, n_agents), float
     actions: Tensor  # (T, B, n_agents), long
     rewards: Tensor  # (T, B)
     terminated: Tensor  # (T, B)
@@ -41,9 +45,7 @@ class EpisodeReplayBuffer:
     """
 
     def __init__(self, buffer_size: int, device: torch.device | str = "cpu") -> None:
-        if buffer_size < 1:
-            raise ValueError(f"buffer_size must be >= 1 episode, got {buffer_size}")
-        self.buffer_size = buffer_size
+        self.buffer_size = check_int("buffer_size", buffer_size, minimum=1)
         self.device = torch.device(device)
         self.episodes: list[Episode] = []
         self.pos = 0
@@ -61,20 +63,22 @@ class EpisodeReplayBuffer:
             self.episodes[self.pos] = episode
         self.pos = (self.pos + 1) % self.buffer_size
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> EpisodeBatch:
+    def sample(self, batch_size: int, rng: np.random.Generator | None = None) -> EpisodeBatch:
         """
         :param batch_size: number of episodes (drawn uniformly, without replacement)
-        :param rng: random generator
+        :param rng: random generator (``None``: numpy's global one, which SB3's ``set_random_seed`` seeds)
         :return: padded batch
         """
         if batch_size > len(self.episodes):
             raise ValueError(f"cannot sample {batch_size} episodes from a buffer holding {len(self.episodes)}")
-        chosen = [self.episodes[i] for i in rng.choice(len(self.episodes), batch_size, replace=False)]
+        index = (np.random if rng is None else rng).choice(len(self.episodes), batch_size, replace=False)
+        chosen = [self.episodes[i] for i in index]
         horizon = max(len(ep.actions) for ep in chosen)
         first = chosen[0]
         obs = np.zeros((horizon + 1, batch_size, *first.obs.shape[1:]), dtype=np.float32)
         states = np.zeros((horizon + 1, batch_size, first.states.shape[1]), dtype=np.float32)
         avail = np.ones((horizon + 1, batch_size, *first.avail_actions.shape[1:]), dtype=bool)
+        alive = np.zeros((horizon + 1, batch_size, first.alive.shape[1]), dtype=np.float32)
         actions = np.zeros((horizon, batch_size, first.actions.shape[1]), dtype=np.int64)
         rewards = np.zeros((horizon, batch_size), dtype=np.float32)
         terminated = np.zeros((horizon, batch_size), dtype=np.float32)
@@ -84,9 +88,10 @@ class EpisodeReplayBuffer:
             obs[: length + 1, b] = ep.obs
             states[: length + 1, b] = ep.states
             avail[: length + 1, b] = ep.avail_actions
+            alive[: length + 1, b] = ep.alive
             actions[:length, b] = ep.actions
             rewards[:length, b] = ep.rewards
             terminated[:length, b] = ep.terminated
             mask[:length, b] = 1.0
-        arrays = (obs, states, avail, actions, rewards, terminated, mask)
+        arrays = (obs, states, avail, alive, actions, rewards, terminated, mask)
         return EpisodeBatch(*(torch.as_tensor(a, device=self.device) for a in arrays))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from pettingzoo.utils.env import AECEnv
+
+from sb3_spiking.validation import check_choice, check_finite_observation
 
 GLOBAL_STATE_SOURCES = ("auto", "env", "concat")
 
@@ -55,8 +59,13 @@ def inspect_env(env: Any, global_state: str = "auto") -> EnvSpec:
         ``"env"`` or ``"concat"``
     :return: the environment description
     """
-    if global_state not in GLOBAL_STATE_SOURCES:
-        raise ValueError(f"unknown global_state {global_state!r}; allowed: {list(GLOBAL_STATE_SOURCES)}")
+    check_choice("global_state", global_state, GLOBAL_STATE_SOURCES)
+    if isinstance(env, AECEnv) or hasattr(env, "agent_selection"):
+        raise TypeError(
+            f"QMIX needs the PettingZoo parallel API, got the AEC env {type(env).__name__} (its reset and step "
+            "return nothing per agent); build it with <env module>.parallel_env(...) or convert it with "
+            "pettingzoo.utils.conversions.aec_to_parallel(env)"
+        )
     if not (hasattr(env, "possible_agents") and callable(getattr(env, "action_space", None))):
         raise ValueError(
             f"QMIX needs a PettingZoo ParallelEnv (e.g. simple_spread_v3.parallel_env()), got {type(env).__name__}"
@@ -107,21 +116,43 @@ def inspect_env(env: Any, global_state: str = "auto") -> EnvSpec:
 
 
 def read_observations(
-    spec: EnvSpec, observations: dict[str, Any], infos: dict[str, Any] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    spec: EnvSpec,
+    observations: dict[str, Any],
+    infos: dict[str, Any] | None = None,
+    alive: Collection[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
-    Stack per-agent observations and action masks in agent order. Agents absent from ``observations``
-    (already done) get zeros and all actions available.
+    Stack per-agent observations and action masks in agent order.
+
+    Agents not in ``alive`` (out of the episode) get a zero observation and only their first action available
+    (a forced no-op; QMIX masks them out of the mixer).
 
     :param spec: environment description
     :param observations: ``{agent: observation}`` as returned by ``reset``/``step``
     :param infos: ``{agent: info}``; an ``"action_mask"`` entry there is used when observations carry none
-    :return: observations (n_agents, obs_dim) float32 and available actions (n_agents, n_actions) bool
+    :param alive: the agents in the episode (``None``: all of ``spec.agents``); each needs an observation
+    :return: observations (n_agents, obs_dim) float32, available actions (n_agents, n_actions) bool and
+        the alive flags (n_agents,) bool
     """
+    unknown = sorted(set(observations) - set(spec.agents), key=str)
+    if unknown:
+        raise ValueError(f"observations for unknown agents {unknown}; the model's agents are {list(spec.agents)}")
+    live = set(spec.agents if alive is None else alive)
+    strangers = sorted(live - set(spec.agents), key=str)
+    if strangers:
+        raise ValueError(f"unknown agents {strangers} in `agents`; the model's agents are {list(spec.agents)}")
+    missing = [a for a in spec.agents if a in live and a not in observations]
+    if missing:
+        raise ValueError(
+            f"no observation for the agents {missing}; pass every agent in the episode (agents that left it "
+            f"are named by leaving them out of `agents`), got keys {sorted(observations, key=str)}"
+        )
     obs = np.zeros((spec.n_agents, spec.obs_dim), dtype=np.float32)
-    avail = np.ones((spec.n_agents, spec.n_actions), dtype=bool)
+    avail = np.zeros((spec.n_agents, spec.n_actions), dtype=bool)
+    flags = np.array([a in live for a in spec.agents])
+    avail[~flags, 0] = True
     for i, agent in enumerate(spec.agents):
-        if agent not in observations:
+        if not flags[i]:
             continue
         value = observations[agent]
         mask = None
@@ -130,38 +161,20 @@ def read_observations(
             value = value["observation"]
         elif infos is not None and agent in infos and "action_mask" in infos[agent]:
             mask = infos[agent]["action_mask"]
+        check_finite_observation(value, f"observation of agent {agent!r}")
         obs[i] = np.asarray(value, dtype=np.float32).reshape(-1)
-        if mask is not None:
-            avail[i] = np.asarray(mask).reshape(-1).astype(bool)
-            if not avail[i].any():
-                raise ValueError(f"agent {agent!r} has no available action in its action mask")
-    return obs, avail
+        avail[i] = True if mask is None else np.asarray(mask).reshape(-1).astype(bool)
+        if not avail[i].any():
+            raise ValueError(f"agent {agent!r} has no available action in its action mask")
+    return obs, avail, flags
 
 
-def read_state(spec: EnvSpec, env: Any, obs: np.ndarray) -> np.ndarray:
+def read_state(spec: EnvSpec, team_obs: dict[str, np.ndarray]) -> np.ndarray:
     """
     :param spec: environment description
-    :param env: the environment (``env.state()`` is called when ``spec.state_source == "env"``)
-    :param obs: stacked observations (n_agents, obs_dim)
-    :return: the global state (state_dim,) float32
+    :param team_obs: one team observation of :class:`~sb3_spiking.marl.vec_env.TeamVecEnv` (no env dimension)
+    :return: the global state the mixer sees (state_dim,) float32
     """
     if spec.state_source == "env":
-        return np.asarray(env.state(), dtype=np.float32).reshape(-1)
-    return obs.reshape(-1)
-
-
-class SingleEnvView:
-    """
-    The training env as SB3 callbacks see it (``model.get_env()``): one non-vectorised environment,
-    ``num_envs = 1``; every other attribute is the parallel env's.
-
-    :param env: the PettingZoo parallel environment
-    """
-
-    num_envs = 1
-
-    def __init__(self, env: Any) -> None:
-        self.env = env
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
+        return np.asarray(team_obs["state"], dtype=np.float32).reshape(-1)
+    return np.asarray(team_obs["obs"], dtype=np.float32).reshape(-1)

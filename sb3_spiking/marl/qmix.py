@@ -2,74 +2,60 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import pathlib
 import sys
 import time
-from collections import deque
-from typing import Any, ClassVar
+import zipfile
+from collections.abc import Callable, Collection
+from functools import partial
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
-from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.save_util import load_from_zip_file, save_to_zip_file
-from stable_baselines3.common.type_aliases import MaybeCallback
-from stable_baselines3.common.utils import configure_logger, get_device, set_random_seed
-from torch import Tensor
-from torch.nn import functional as F
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.save_util import json_to_data, load_from_pkl, open_path, save_to_pkl
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_spiking.marl.agents import RecurrentAgent
-from sb3_spiking.marl.buffer import Episode, EpisodeBatch, EpisodeReplayBuffer
-from sb3_spiking.marl.env_utils import EnvSpec, SingleEnvView, inspect_env, read_observations, read_state
-from sb3_spiking.marl.mixer import QMixer
+from sb3_spiking.marl.buffer import EpisodeReplayBuffer
+from sb3_spiking.marl.env_utils import GLOBAL_STATE_SOURCES, EnvSpec, read_observations
+from sb3_spiking.marl.learner import QLearner
+from sb3_spiking.marl.policies import PredictState, QMIXPolicy
+from sb3_spiking.marl.runner import EpisodeRunner
+from sb3_spiking.marl.vec_env import team_spec, wrap_parallel_env
 from sb3_spiking.snn.cores import CORES
+from sb3_spiking.validation import check_bool, check_choice, check_finite_observation, check_float, check_int
 
-PredictState = tuple[np.ndarray, ...]
-
-
-def td_lambda_targets(
-    rewards: Tensor, terminated: Tensor, mask: Tensor, next_values: Tensor, gamma: float, td_lambda: float
-) -> Tensor:
-    """
-    TD(lambda) returns ``G_t = r_t + gamma (1 - d_t) [(1 - lambda) Q'(s_{t+1}) + lambda G_{t+1}]``, where
-    ``G_{t+1}`` is replaced by ``Q'(s_{t+1})`` after the last real transition; ``lambda = 0`` is the
-    one-step target.
-
-    :param rewards: team rewards (T, B)
-    :param terminated: 1 at true terminal transitions (T, B)
-    :param mask: 1 on real transitions (T, B)
-    :param next_values: target ``Q_tot(s_{t+1})`` (T, B)
-    :param gamma: discount
-    :param td_lambda: lambda in [0, 1]
-    :return: targets (T, B)
-    """
-    targets = [torch.empty(0)] * rewards.shape[0]
-    for t in reversed(range(rewards.shape[0])):
-        blended = next_values[t]
-        if t + 1 < rewards.shape[0] and td_lambda > 0:
-            blended = blended + td_lambda * mask[t + 1] * (targets[t + 1] - next_values[t])
-        targets[t] = rewards[t] + gamma * (1.0 - terminated[t]) * blended
-    return torch.stack(targets)
+SelfQMIX = TypeVar("SelfQMIX", bound="QMIX")
+TeamObs = dict[str, np.ndarray]
 
 
-class QMIX:
+class QMIX(BaseAlgorithm):
     """
     QMIX: decentralised agents with shared parameters, trained through a monotonic mixing network
     conditioned on the global state (centralised training, decentralised execution).
 
-    Per agent input: own observation, one-hot last action, one-hot agent id; agent network
-    fc 64 + ReLU -> core 64 -> fc to utilities. The team reward is the sum of the agents' rewards.
-    An episode ends when any agent terminates or is truncated; only a termination stops bootstrapping.
+    The PettingZoo ``ParallelEnv`` is seen as one SB3 environment through
+    :func:`~sb3_spiking.marl.vec_env.wrap_parallel_env` (team observations, team reward = sum of the agents'
+    rewards); pass an env wrapped the same way as ``eval_env`` of SB3's ``EvalCallback``. Per agent input:
+    own observation, one-hot last action, one-hot agent id; agent network fc 64 + ReLU -> core 64 -> fc to
+    utilities. An agent that terminates leaves the episode (masked out of the mixer); the episode goes on until
+    no agent is left, and is terminal only when every agent of its last step terminated. ``learn(n)`` collects
+    exactly ``n`` env steps: an episode running at the budget is stored cut (not terminal).
 
-    :param agent: agent core, ``"grsn"``, ``"gru"``, ``"lif"`` or ``"mlp"``
-    :param env: a PettingZoo ``ParallelEnv`` with equal Discrete action spaces and Box observations
-    :param learning_rate: optimiser learning rate
+    :param agent: agent core, a name of :data:`sb3_spiking.snn.cores.CORES` (``"grsn"``, ``"gru"``, ``"lif"``,
+        ``"mlp"``)
+    :param env: a PettingZoo ``ParallelEnv`` with equal Discrete action spaces and Box observations (or one
+        wrapped by ``wrap_parallel_env``)
+    :param learning_rate: optimiser learning rate, constant or a schedule of the remaining progress
     :param buffer_size: replay capacity in episodes
     :param batch_size: episodes per gradient step; training starts once that many are stored
     :param gamma: discount factor
-    :param exploration_initial_eps: initial epsilon of epsilon-greedy
+    :param exploration_initial_eps: initial epsilon of epsilon-greedy (per agent)
     :param exploration_final_eps: final epsilon
     :param exploration_steps: env steps over which epsilon decays linearly
     :param target_update_interval: episodes between hard target network updates
@@ -86,23 +72,28 @@ class QMIX:
     :param agent_kwargs: arguments of :class:`~sb3_spiking.marl.agents.RecurrentAgent` (``fc_dim``,
         ``hidden_dim``, ``num_layers``, ``core_kwargs``)
     :param mixer_kwargs: arguments of :class:`~sb3_spiking.marl.mixer.QMixer` (``embed_dim``, ``hypernet_hidden``)
+    :param stats_window_size: episodes averaged in the rollout logs
     :param tensorboard_log: TensorBoard log folder (None: none)
     :param verbose: 0 silent, 1 log to stdout
-    :param seed: random seed (python, numpy, torch, exploration, replay sampling, env reset)
+    :param seed: random seed (python, numpy, torch, env reset)
     :param device: ``"auto"``, ``"cpu"``, ``"cuda"``
+    :param policy: the policy class (:class:`~sb3_spiking.marl.policies.QMIXPolicy` or a subclass)
     :param _init_setup_model: build the networks now (False only when loading)
     """
 
+    policy_aliases: ClassVar[dict[str, type[QMIXPolicy]]] = {"QMIXPolicy": QMIXPolicy}
     optimizers: ClassVar[dict[str, type[torch.optim.Optimizer]]] = {
         "adam": torch.optim.Adam,
         "rmsprop": torch.optim.RMSprop,
     }
+    policy: QMIXPolicy
+    env_spec: EnvSpec
 
     def __init__(
         self,
-        agent: str,
-        env: Any,
-        learning_rate: float = 5e-4,
+        agent: str = "grsn",
+        env: Any = None,
+        learning_rate: float | Schedule = 5e-4,
         buffer_size: int = 5000,
         batch_size: int = 32,
         gamma: float = 0.99,
@@ -122,141 +113,109 @@ class QMIX:
         global_state: str = "auto",
         agent_kwargs: dict[str, Any] | None = None,
         mixer_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         verbose: int = 0,
         seed: int | None = None,
         device: torch.device | str = "auto",
+        policy: str | type[QMIXPolicy] = QMIXPolicy,
         _init_setup_model: bool = True,
     ) -> None:
-        if agent not in CORES:
-            raise ValueError(f"unknown agent {agent!r}; allowed: {sorted(CORES)}")
-        if optimizer not in self.optimizers:
-            raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {sorted(self.optimizers)}")
-        for name, value in (
-            ("gamma", gamma),
-            ("td_lambda", td_lambda),
-            ("exploration_initial_eps", exploration_initial_eps),
-            ("exploration_final_eps", exploration_final_eps),
-        ):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-        for name, value in (
-            ("batch_size", batch_size),
-            ("target_update_interval", target_update_interval),
-            ("train_freq", train_freq),
-            ("gradient_steps", gradient_steps),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.agent = check_choice("agent", agent, sorted(CORES))
+        if not callable(learning_rate):
+            check_float("learning_rate", learning_rate, minimum=0.0, strict=True)
+        self.buffer_size = check_int("buffer_size", buffer_size, minimum=1)
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
         if batch_size > buffer_size:
             raise ValueError(f"batch_size ({batch_size}) must not exceed buffer_size ({buffer_size})")
-        if exploration_steps < 0 or not max_grad_norm > 0 or not learning_rate > 0:
-            raise ValueError("exploration_steps must be >= 0, max_grad_norm and learning_rate > 0")
-        self.agent = agent
-        self.learning_rate = learning_rate
-        self.buffer_size = buffer_size
-        self.batch_size = batch_size
-        self.gamma = gamma
-        self.exploration_initial_eps = exploration_initial_eps
-        self.exploration_final_eps = exploration_final_eps
-        self.exploration_steps = exploration_steps
-        self.target_update_interval = target_update_interval
-        self.train_freq = train_freq
-        self.gradient_steps = gradient_steps
-        self.max_grad_norm = max_grad_norm
-        self.td_lambda = td_lambda
-        self.double_q = double_q
-        self.optimizer_class = optimizer
-        self.optimizer_kwargs = dict(optimizer_kwargs or {})
-        self.obs_last_action = obs_last_action
-        self.obs_agent_id = obs_agent_id
-        self.global_state = global_state
-        self.agent_kwargs = dict(agent_kwargs or {})
-        self.mixer_kwargs = dict(mixer_kwargs or {})
-        self.tensorboard_log = tensorboard_log
-        self.verbose = verbose
-        self.seed = seed
-        self.device = get_device(device)
-
-        self.env = env
-        self.env_spec: EnvSpec | None = None if env is None else inspect_env(env, global_state)
-        self.n_envs = 1
-        self.num_timesteps = 0
-        self._episode_num = 0
-        self._n_updates = 0
-        self._last_target_update = 0
-        self._env_seeded = False
+        self.gamma = check_float("gamma", gamma, 0.0, 1.0)
+        self.exploration_initial_eps = check_float("exploration_initial_eps", exploration_initial_eps, 0.0, 1.0)
+        self.exploration_final_eps = check_float("exploration_final_eps", exploration_final_eps, 0.0, 1.0)
+        self.exploration_steps = check_int("exploration_steps", exploration_steps, minimum=0)
+        self.target_update_interval = check_int("target_update_interval", target_update_interval, minimum=1)
+        self.train_freq = check_int("train_freq", train_freq, minimum=1)
+        self.gradient_steps = check_int("gradient_steps", gradient_steps, minimum=1)
+        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, minimum=0.0, strict=True)
+        self.td_lambda = check_float("td_lambda", td_lambda, 0.0, 1.0)
+        self.double_q = check_bool("double_q", double_q)
+        self.optimizer = check_choice("optimizer", optimizer, sorted(self.optimizers))
+        self.obs_last_action = check_bool("obs_last_action", obs_last_action)
+        self.obs_agent_id = check_bool("obs_agent_id", obs_agent_id)
+        self.global_state = check_choice("global_state", global_state, GLOBAL_STATE_SOURCES)
+        self.optimizer_kwargs = _check_kwargs("optimizer_kwargs", optimizer_kwargs)
+        self.agent_kwargs = _check_kwargs("agent_kwargs", agent_kwargs)
+        self.mixer_kwargs = _check_kwargs("mixer_kwargs", mixer_kwargs)
+        check_int("stats_window_size", stats_window_size, minimum=1)
+        check_int("verbose", verbose, minimum=0)
+        if seed is not None:
+            check_int("seed", seed)
+        if tensorboard_log is not None and not isinstance(tensorboard_log, (str, pathlib.Path)):
+            raise TypeError(f"tensorboard_log must be a folder path or None, got {tensorboard_log!r}")
+        if isinstance(policy, type) and not issubclass(policy, QMIXPolicy):
+            raise TypeError(f"policy must be QMIXPolicy or a subclass, got {policy.__name__}")
+        if env is None and _init_setup_model:
+            raise ValueError("QMIX needs an environment (env=None is only allowed through QMIX.load)")
+        super().__init__(
+            policy,
+            env,
+            learning_rate,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            support_multi_env=False,
+            seed=seed,
+            supported_action_spaces=(spaces.MultiDiscrete,),
+        )
+        if self.env is not None:
+            self.env_spec = team_spec(self.env, global_state)
         self.exploration_rate = exploration_initial_eps
-        self.ep_info_buffer: deque[dict[str, float]] = deque(maxlen=100)
-        self._logger: Logger | None = None
+        self._last_target_update = 0
         if _init_setup_model:
-            if self.env_spec is None:
-                raise ValueError("QMIX needs an environment (env=None is only allowed through QMIX.load)")
             self._setup_model()
 
-    @property
-    def input_dim(self) -> int:
-        spec = self._spec
-        return spec.obs_dim + spec.n_actions * self.obs_last_action + spec.n_agents * self.obs_agent_id
-
-    @property
-    def _spec(self) -> EnvSpec:
-        assert self.env_spec is not None
-        return self.env_spec
+    @staticmethod
+    def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
+        return wrap_parallel_env(env)
 
     def _setup_model(self) -> None:
-        if self.seed is not None:
-            set_random_seed(self.seed, using_cuda=self.device.type == "cuda")
-        self._rng = np.random.default_rng(self.seed)
-        spec = self._spec
-        self.agent_net = RecurrentAgent(self.input_dim, spec.n_actions, self.agent, **self.agent_kwargs).to(self.device)
-        self.mixer = QMixer(spec.n_agents, spec.state_dim, **self.mixer_kwargs).to(self.device)
-        self.target_agent_net = copy.deepcopy(self.agent_net)
-        self.target_mixer = copy.deepcopy(self.mixer)
-        self.target_agent_net.requires_grad_(False)
-        self.target_mixer.requires_grad_(False)
-        self.params = [*self.agent_net.parameters(), *self.mixer.parameters()]
-        self.optimizer = self.optimizers[self.optimizer_class](
-            self.params, lr=self.learning_rate, **self.optimizer_kwargs
-        )
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(
+            self.observation_space,
+            self.action_space,
+            self.lr_schedule,
+            core=self.agent,
+            state_dim=self.env_spec.state_dim,
+            agent_kwargs=self.agent_kwargs,
+            mixer_kwargs=self.mixer_kwargs,
+            obs_last_action=self.obs_last_action,
+            obs_agent_id=self.obs_agent_id,
+            optimizer_class=self.optimizers[self.optimizer],
+            optimizer_kwargs=self.optimizer_kwargs,
+        ).to(self.device)
         self.replay_buffer = EpisodeReplayBuffer(self.buffer_size, self.device)
+        self.learner = QLearner(self.policy, self.gamma, self.td_lambda, self.double_q, self.max_grad_norm)
+        self._create_aliases()
 
-    def _agent_inputs(self, obs: Tensor, last_actions: Tensor) -> Tensor:
+    def _create_aliases(self) -> None:
+        self.agent_net = self.policy.agent_net
+        self.mixer = self.policy.mixer
+        self.target_agent_net = self.policy.target_agent_net
+        self.target_mixer = self.policy.target_mixer
+
+    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
         """
-        :param obs: (..., n_agents, obs_dim)
-        :param last_actions: one-hot last actions (..., n_agents, n_actions)
-        :return: agent inputs (..., n_agents, input_dim)
+        :param env: a parallel environment with the same agents and spaces as the model's
+        :param force_reset: reset the env before training
         """
-        parts = [obs]
-        if self.obs_last_action:
-            parts.append(last_actions)
-        if self.obs_agent_id:
-            eye = torch.eye(self._spec.n_agents, device=obs.device, dtype=obs.dtype)
-            parts.append(eye.expand(*obs.shape[:-1], -1))
-        return torch.cat(parts, dim=-1)
+        self._check_spec(team_spec(env, self.global_state), self.env_spec)
+        super().set_env(env, force_reset)
 
-    @property
-    def logger(self) -> Logger:
-        """The SB3 logger (configured at the first ``learn`` unless set with :meth:`set_logger`)."""
-        if self._logger is None:
-            self._logger = configure_logger(self.verbose, self.tensorboard_log, "QMIX")
-        return self._logger
-
-    def set_logger(self, logger: Logger) -> None:
-        """:param logger: an SB3 logger, e.g. from ``stable_baselines3.common.logger.configure``"""
-        self._logger = logger
-
-    def get_env(self) -> SingleEnvView | None:
-        """The training environment (a view of the ``ParallelEnv`` with ``num_envs = 1``, for SB3 callbacks)."""
-        return None if self.env is None else SingleEnvView(self.env)
-
-    def set_env(self, env: Any) -> None:
-        """:param env: a parallel environment with the same agents and spaces as the current one"""
-        spec = inspect_env(env, self.global_state)
-        if self.env_spec is not None and spec != self.env_spec:
-            raise ValueError(f"the environment does not match the model: {spec} != {self.env_spec}")
-        self.env = env
-        self.env_spec = spec
+    @staticmethod
+    def _check_spec(spec: EnvSpec, expected: EnvSpec) -> None:
+        if spec != expected:
+            raise ValueError(f"the environment does not match the model: {spec} != {expected}")
 
     def _update_exploration(self) -> None:
         progress = 1.0 if self.exploration_steps == 0 else min(1.0, self.num_timesteps / self.exploration_steps)
@@ -265,143 +224,67 @@ class QMIX:
         )
 
     def _act(
-        self, obs: np.ndarray, avail: np.ndarray, last_actions: Tensor, core_state: tuple[Tensor, ...], epsilon: float
-    ) -> tuple[np.ndarray, tuple[Tensor, ...]]:
-        obs_t = torch.as_tensor(obs, device=self.device)
-        with torch.no_grad():
-            inputs = self._agent_inputs(obs_t, last_actions).unsqueeze(0)
-            q, core_state = self.agent_net(inputs, core_state)
-        q = q[0].cpu().numpy()
-        q[~avail] = -np.inf
-        actions = q.argmax(axis=-1)
+        self, team_obs: TeamObs, state: PredictState | None, episode_start: Any, epsilon: float
+    ) -> tuple[np.ndarray, PredictState]:
+        """Greedy actions of the policy, each agent exploring with probability ``epsilon`` (action indices)."""
+        actions, state = self.policy.predict(team_obs, state, episode_start)
         if epsilon > 0:
-            random_actions = np.where(avail, self._rng.random(avail.shape), -1.0).argmax(axis=-1)
-            explore = self._rng.random(len(actions)) < epsilon
+            avail = np.asarray(team_obs["action_mask"], dtype=bool)
+            random_actions = np.where(avail, np.random.random(avail.shape), -1.0).argmax(-1)
+            explore = np.random.random(actions.shape) < epsilon
             actions = np.where(explore, random_actions, actions)
-        return actions, core_state
+            state = (*state[:-1], self.policy.one_hot(actions))
+        return actions, state
 
-    def _one_hot(self, actions: np.ndarray | Tensor) -> Tensor:
-        return F.one_hot(torch.as_tensor(actions, device=self.device), self._spec.n_actions).float()
-
-    def _collect_episode(self, callback: BaseCallback) -> bool:
-        spec = self._spec
-        seed = None if self._env_seeded else self.seed
-        self._env_seeded = True
-        observations, infos = self.env.reset(seed=seed)
-        obs, avail = read_observations(spec, observations, infos)
-        obs_list, state_list, avail_list = [obs], [read_state(spec, self.env, obs)], [avail]
-        action_list, reward_list = [], []
-        core_state = self.agent_net.initial_state(spec.n_agents, self.device)
-        last_actions = torch.zeros(spec.n_agents, spec.n_actions, device=self.device)
-        episode_return, terminated, continue_training = 0.0, False, True
-        callback.on_rollout_start()
-        while True:
-            actions, core_state = self._act(obs, avail, last_actions, core_state, self.exploration_rate)
-            step_actions = {a: int(actions[i]) + spec.action_start for i, a in enumerate(spec.agents)}
-            observations, rewards, terminations, truncations, infos = self.env.step(step_actions)
-            reward = float(sum(rewards.values()))
-            terminated = any(terminations.values())
-            done = terminated or any(truncations.values()) or not self.env.agents
-            obs, avail = read_observations(spec, observations, infos)
-            obs_list.append(obs)
-            state_list.append(read_state(spec, self.env, obs))
-            avail_list.append(avail)
-            action_list.append(actions)
-            reward_list.append(reward)
-            last_actions = self._one_hot(actions)
-            episode_return += reward
-            self.num_timesteps += 1
-            self._update_exploration()
-            dones = np.array([done])
-            callback.update_locals({"actions": step_actions, "rewards": rewards, "dones": dones, "infos": [infos]})
-            if not callback.on_step():
-                continue_training = False
-            if done or not continue_training:
-                break
-        callback.on_rollout_end()
-        episode_terminated = np.zeros(len(action_list), dtype=np.float32)
-        episode_terminated[-1] = float(terminated)
-        self.replay_buffer.add(
-            Episode(
-                obs=np.stack(obs_list),
-                states=np.stack(state_list),
-                avail_actions=np.stack(avail_list),
-                actions=np.stack(action_list).astype(np.int64),
-                rewards=np.asarray(reward_list, dtype=np.float32),
-                terminated=episode_terminated,
-            )
+    def _on_env_step(
+        self,
+        callback: BaseCallback,
+        new_obs: TeamObs,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+        actions: np.ndarray,
+    ) -> bool:
+        self.num_timesteps += 1
+        self._update_exploration()
+        self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
+        callback.update_locals(
+            {"new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos, "actions": actions}
         )
-        self.ep_info_buffer.append({"r": episode_return, "l": len(action_list)})
-        self._episode_num += 1
-        return continue_training
+        keep_going = callback.on_step()
+        self._update_info_buffer(infos, dones)
+        return keep_going
 
-    def train(self, gradient_steps: int) -> None:
+    def train(self, gradient_steps: int, batch_size: int | None = None) -> None:
         """
-        Gradient steps on batches of whole episodes (double-Q, optionally TD(lambda) targets).
+        Gradient steps on batches of whole episodes (:class:`~sb3_spiking.marl.learner.QLearner`).
 
         :param gradient_steps: number of gradient steps
+        :param batch_size: episodes per batch (default: ``self.batch_size``)
         """
-        losses, q_means, target_means, grad_norms = [], [], [], []
-        for _ in range(gradient_steps):
-            batch = self.replay_buffer.sample(self.batch_size, self._rng)
-            loss, q_tot, targets, mask = self._loss(batch)
-            self.optimizer.zero_grad()
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
-            self.optimizer.step()
-            self._n_updates += 1
-            n_real = mask.sum()
-            losses.append(loss.item())
-            q_means.append(((q_tot * mask).sum() / n_real).item())
-            target_means.append(((targets * mask).sum() / n_real).item())
-            grad_norms.append(grad_norm.item())
+        self._update_learning_rate(self.policy.optimizer)
+        stats = [
+            self.learner.update(self.replay_buffer.sample(batch_size or self.batch_size))
+            for _ in range(gradient_steps)
+        ]
+        self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/loss", float(np.mean(losses)))
-        self.logger.record("train/q_taken_mean", float(np.mean(q_means)))
-        self.logger.record("train/target_mean", float(np.mean(target_means)))
-        self.logger.record("train/grad_norm", float(np.mean(grad_norms)))
-
-    def _loss(self, batch: EpisodeBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        horizon, batch_size, n_agents = batch.actions.shape
-        actions = self._one_hot(batch.actions)
-        last_actions = torch.cat([torch.zeros_like(actions[:1]), actions])  # no last action at t = 0
-        inputs = self._agent_inputs(batch.obs, last_actions).reshape(horizon + 1, -1, self.input_dim)
-        q_all = self.agent_net(inputs)[0].view(horizon + 1, batch_size, n_agents, -1)
-        chosen = q_all[:-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
-        q_tot = self.mixer(chosen, batch.states[:-1]).squeeze(-1)
-        with torch.no_grad():
-            next_avail = batch.avail_actions[1:]
-            target_q = self.target_agent_net(inputs)[0].view(horizon + 1, batch_size, n_agents, -1)[1:]
-            if self.double_q:
-                next_actions = q_all[1:].detach().masked_fill(~next_avail, -torch.inf).argmax(-1, keepdim=True)
-                next_q = target_q.gather(-1, next_actions).squeeze(-1)
-            else:
-                next_q = target_q.masked_fill(~next_avail, -torch.inf).max(-1).values
-            next_values = self.target_mixer(next_q, batch.states[1:]).squeeze(-1)
-            targets = td_lambda_targets(
-                batch.rewards, batch.terminated, batch.mask, next_values, self.gamma, self.td_lambda
-            )
-        loss = (((q_tot - targets) * batch.mask) ** 2).sum() / batch.mask.sum()
-        return loss, q_tot.detach(), targets, batch.mask
-
-    def _update_target(self) -> None:
-        self.target_agent_net.load_state_dict(self.agent_net.state_dict())
-        self.target_mixer.load_state_dict(self.mixer.state_dict())
-        self._last_target_update = self._episode_num
+        for key in stats[0]:
+            self.logger.record(f"train/{key}", float(np.mean([s[key] for s in stats])))
 
     def learn(
-        self,
+        self: SelfQMIX,
         total_timesteps: int,
         callback: MaybeCallback = None,
         log_interval: int | None = 100,
         tb_log_name: str = "QMIX",
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
-    ) -> QMIX:
+    ) -> SelfQMIX:
         """
         Collect episodes with epsilon-greedy agents and train after each ``train_freq`` episodes.
 
-        :param total_timesteps: env steps to collect (whole episodes: the last one may overshoot)
+        :param total_timesteps: env steps to collect; an episode running when they are spent is stored cut
         :param callback: SB3 callback(s), called after every env step
         :param log_interval: episodes between log dumps (None: never)
         :param tb_log_name: TensorBoard run name
@@ -411,165 +294,194 @@ class QMIX:
         """
         if self.env is None:
             raise ValueError("no environment: pass env to QMIX.load or call set_env first")
+        check_int("total_timesteps", total_timesteps, minimum=0)
         if reset_num_timesteps:
-            self.num_timesteps = 0
-            self._episode_num = 0
             self._last_target_update = 0
-            self.ep_info_buffer.clear()
-            self._update_exploration()
-        else:
-            total_timesteps += self.num_timesteps
-        if self._logger is None:
-            self._logger = configure_logger(self.verbose, self.tensorboard_log, tb_log_name, reset_num_timesteps)
-        callback = self._init_callback(callback, progress_bar)
-        start_time, start_steps = time.time_ns(), self.num_timesteps
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        self._update_exploration()
         callback.on_training_start(locals(), globals())
-        while self.num_timesteps < total_timesteps:
-            if not self._collect_episode(callback):
-                break
+        runner = EpisodeRunner(self.env, self.env_spec)
+        act: Callable[..., tuple[np.ndarray, PredictState]] = lambda obs, state, start: self._act(  # noqa: E731
+            obs, state, np.array([start]), self.exploration_rate
+        )
+        continue_training = True
+        while continue_training and self.num_timesteps < total_timesteps:
+            callback.on_rollout_start()
+            assert self._last_obs is not None
+            result = runner.run(
+                self._last_obs,  # type: ignore[arg-type]
+                act,
+                partial(self._on_env_step, callback),
+                total_timesteps - self.num_timesteps,
+            )
+            callback.on_rollout_end()
+            self._last_obs = result.next_obs  # type: ignore[assignment]
+            continue_training = result.continue_training
+            self.replay_buffer.add(result.episode)
+            self._episode_num += 1
             if len(self.replay_buffer) >= self.batch_size and self._episode_num % self.train_freq == 0:
                 self.train(self.gradient_steps)
             if self._episode_num - self._last_target_update >= self.target_update_interval:
-                self._update_target()
+                self.learner.update_targets()
+                self._last_target_update = self._episode_num
             if log_interval is not None and self._episode_num % log_interval == 0:
-                self._dump_logs(start_time, start_steps)
+                self.dump_logs()
         callback.on_training_end()
         return self
 
-    def _init_callback(self, callback: MaybeCallback, progress_bar: bool) -> BaseCallback:
-        if isinstance(callback, list):
-            callback = CallbackList(callback)
-        if not isinstance(callback, BaseCallback):
-            callback = ConvertCallback(callback)
-        if progress_bar:
-            callback = CallbackList([callback, ProgressBarCallback()])
-        callback.init_callback(self)  # type: ignore[arg-type]
-        return callback
-
-    def _dump_logs(self, start_time: int, start_steps: int) -> None:
-        elapsed = max((time.time_ns() - start_time) / 1e9, sys.float_info.epsilon)
+    def dump_logs(self) -> None:
+        """Write the rollout, exploration and time statistics to the logger."""
+        elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
         if self.ep_info_buffer:
-            self.logger.record("rollout/ep_rew_mean", float(np.mean([ep["r"] for ep in self.ep_info_buffer])))
-            self.logger.record("rollout/ep_len_mean", float(np.mean([ep["l"] for ep in self.ep_info_buffer])))
+            self.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer]))
+            self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
         self.logger.record("rollout/exploration_rate", self.exploration_rate)
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.record("time/fps", int((self.num_timesteps - start_steps) / elapsed))
+        self.logger.record("time/fps", int((self.num_timesteps - self._num_timesteps_at_start) / elapsed))
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 
-    def initial_state(self) -> PredictState:
-        """Recurrent state at an episode start: the core state tensors, then the one-hot last actions."""
-        spec = self._spec
-        core = self.agent_net.initial_state(spec.n_agents)
-        return (*(t.numpy() for t in core), np.zeros((spec.n_agents, spec.n_actions), dtype=np.float32))
-
-    def predict(
+    def predict(  # type: ignore[override]
         self,
         observation: dict[str, Any],
         state: PredictState | None = None,
         episode_start: bool | np.ndarray | None = None,
         deterministic: bool = True,
         action_masks: dict[str, np.ndarray] | None = None,
-    ) -> tuple[dict[str, int], PredictState]:
+        agents: Collection[str] | None = None,
+    ) -> tuple[dict[str, int] | np.ndarray, PredictState]:
         """
         Actions of all agents for one env step (decentralised: each agent sees only its own observation).
 
-        :param observation: ``{agent: observation}`` as returned by the env
+        ``observation`` is either the PettingZoo dict ``{agent: observation}`` (the answer is ``{agent: action}``)
+        or a batch of team observations of ``wrap_parallel_env`` (as ``EvalCallback`` passes them; the answer is
+        an array (n_envs, n_agents)).
+
+        :param observation: ``{agent: observation}`` for every agent in the episode, or team observations
         :param state: the state returned by the previous call (None: episode start)
         :param episode_start: True at the first step of an episode (resets the state)
         :param deterministic: greedy actions; otherwise epsilon-greedy with the current exploration rate
         :param action_masks: ``{agent: mask}`` when the env gives masks in ``infos`` rather than observations
-        :return: ``{agent: action}`` and the next state
+        :param agents: the agents still in the episode (``env.agents``); None: all of them
+        :return: the actions and the next state
         """
-        spec = self._spec
-        if state is None or (episode_start is not None and bool(np.any(episode_start))):
-            state = self.initial_state()
-        infos = None if action_masks is None else {a: {"action_mask": m} for a, m in action_masks.items()}
-        obs, avail = read_observations(spec, observation, infos)
-        *core, last_actions = (torch.as_tensor(np.asarray(s), device=self.device) for s in state)
-        self.agent_net.eval()
-        actions, core_state = self._act(
-            obs, avail, last_actions.float(), tuple(core), 0.0 if deterministic else self.exploration_rate
-        )
-        self.agent_net.train()
-        next_state = (*(t.cpu().numpy() for t in core_state), self._one_hot(actions).cpu().numpy())
-        return {a: int(actions[i]) + spec.action_start for i, a in enumerate(spec.agents)}, next_state
+        spec = self.env_spec
+        epsilon = 0.0 if deterministic else self.exploration_rate
+        team_keys = set(self.observation_space.spaces)
+        if set(observation) <= team_keys and "obs" in observation and not set(observation) & set(spec.agents):
+            obs = np.asarray(observation["obs"])
+            for i, agent in enumerate(spec.agents):
+                check_finite_observation(obs[:, i], f"observation of agent {agent!r}")
+            actions, state = self._act(observation, state, episode_start, epsilon)
+            return actions + spec.action_start, state
+        infos = None
+        if action_masks is not None:
+            unknown = sorted(set(action_masks) - set(spec.agents), key=str)
+            if unknown:
+                raise ValueError(f"action_masks for unknown agents {unknown}; the agents are {list(spec.agents)}")
+            infos = {a: {"action_mask": m} for a, m in action_masks.items()}
+        obs, avail, alive = read_observations(spec, observation, infos, agents)
+        start = None if episode_start is None else np.array([bool(np.any(episode_start))])
+        team = {"obs": obs[None], "action_mask": avail[None], "alive": alive[None]}
+        actions, state = self._act(team, state, start, epsilon)
+        return {a: int(actions[0, i]) + spec.action_start for i, a in enumerate(spec.agents) if alive[i]}, state
 
-    init_kwarg_names: ClassVar[tuple[str, ...]] = (
-        "learning_rate",
-        "buffer_size",
-        "batch_size",
-        "gamma",
-        "exploration_initial_eps",
-        "exploration_final_eps",
-        "exploration_steps",
-        "target_update_interval",
-        "train_freq",
-        "gradient_steps",
-        "max_grad_norm",
-        "td_lambda",
-        "double_q",
-        "obs_last_action",
-        "obs_agent_id",
-        "global_state",
-        "agent_kwargs",
-        "mixer_kwargs",
-        "optimizer_kwargs",
-        "tensorboard_log",
-        "verbose",
-        "seed",
-    )
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "agent_net", "mixer", "target_agent_net", "target_mixer", "learner"]
 
-    def save(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
-        """
-        Save to a zip file in SB3's format (``data`` JSON with plain values, one ``.pth`` per network).
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy", "policy.optimizer"], []
 
-        :param path: file path or buffer (``.zip`` is appended to paths without it)
-        """
-        data = {name: getattr(self, name) for name in self.init_kwarg_names}
-        data.update(
-            agent=self.agent,
-            optimizer=self.optimizer_class,
-            env_spec=self._spec.to_dict(),
-            num_timesteps=self.num_timesteps,
-            episode_num=self._episode_num,
-            n_updates=self._n_updates,
-            exploration_rate=self.exploration_rate,
-        )
-        params = {
-            "agent_net": self.agent_net.state_dict(),
-            "mixer": self.mixer.state_dict(),
-            "target_agent_net": self.target_agent_net.state_dict(),
-            "target_mixer": self.target_mixer.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-        }
-        save_to_zip_file(path, data=data, params=params)
+    def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """:param path: pickle file of the episode replay buffer (``.pkl`` is appended to paths without it)"""
+        save_to_pkl(path, self.replay_buffer, self.verbose)
+
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """:param path: a file written by :meth:`save_replay_buffer`"""
+        buffer = load_from_pkl(path, self.verbose)
+        if not isinstance(buffer, EpisodeReplayBuffer):
+            raise TypeError(f"{path} holds a {type(buffer).__name__}, not the EpisodeReplayBuffer of QMIX")
+        buffer.device = self.device
+        self.replay_buffer = buffer
 
     @classmethod
-    def load(
-        cls, path: str | pathlib.Path | io.BufferedIOBase, env: Any = None, device: torch.device | str = "auto"
-    ) -> QMIX:
+    def load(  # type: ignore[override]
+        cls: type[SelfQMIX],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: Any = None,
+        device: torch.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfQMIX:
         """
+        SB3's ``load``, after checking that QMIX wrote the file and that ``env`` matches the saved one.
+
         :param path: zip written by :meth:`save`
         :param env: environment to continue training on (None: predict only); must match the saved one
         :param device: where to put the networks
+        :param custom_objects: saved objects to replace (see SB3's ``load``)
+        :param print_system_info: print the saving and the current system
+        :param force_reset: reset the env before the next ``learn``
+        :param kwargs: attributes to change on the loaded model
         :return: the model
         """
-        data, params, _ = load_from_zip_file(path, device=device)
-        if data is None or params is None:
-            raise ValueError(f"{path} holds no QMIX model")
-        kwargs = {name: data[name] for name in cls.init_kwarg_names}
-        model = cls(data["agent"], None, optimizer=data["optimizer"], device=device, _init_setup_model=False, **kwargs)
-        model.env_spec = EnvSpec.from_dict(data["env_spec"])
+        data = _read_data(path)
+        policy_class = data.get("policy_class")
+        if not (isinstance(policy_class, type) and issubclass(policy_class, QMIXPolicy)):
+            raise ValueError(f"{path} was not saved by QMIX: {_describe_origin(data)}")
         if env is not None:
-            model.set_env(env)
-        model._setup_model()
-        for name in ("agent_net", "mixer", "target_agent_net", "target_mixer", "optimizer"):
-            getattr(model, name).load_state_dict(params[name])
-        model.num_timesteps = data["num_timesteps"]
-        model._episode_num = data["episode_num"]
-        model._last_target_update = data["episode_num"]
-        model._n_updates = data["n_updates"]
-        model.exploration_rate = data["exploration_rate"]
-        return model
+            cls._check_spec(team_spec(env, data["global_state"]), data["env_spec"])
+        return super().load(
+            path,
+            env=env,
+            device=device,
+            custom_objects=custom_objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
+        )
+
+
+def _check_kwargs(name: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict or None, got {value!r} ({type(value).__name__})")
+    return dict(value)
+
+
+def _read_data(path: str | pathlib.Path | io.BufferedIOBase) -> dict[str, Any]:
+    """:return: the ``data`` entry of an SB3 zip file (empty when there is none)"""
+    file = open_path(path, "r", suffix="zip")
+    try:
+        with zipfile.ZipFile(file) as archive:
+            if "data" not in archive.namelist():
+                return {}
+            return json_to_data(archive.read("data").decode())
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{path} is not a zip file written by QMIX.save") from error
+    finally:
+        if isinstance(path, io.BufferedIOBase):
+            file.seek(0)
+        else:
+            file.close()
+
+
+def _describe_origin(data: dict[str, Any]) -> str:
+    """:return: which algorithm wrote ``data``, as far as its policy class tells"""
+    policy_class = data.get("policy_class")
+    if isinstance(policy_class, type):
+        module = policy_class.__module__
+        parts = module.split(".")
+        where = f"its policy is {module}.{policy_class.__qualname__}"
+        if len(parts) >= 2 and parts[-1] == "policies" and parts[-2] != "common":
+            return f"it holds a {parts[-2].upper()} model ({where}); load it with that algorithm's load()"
+        return f"it holds a model of another algorithm ({where}); load it with that algorithm's load()"
+    if "env_spec" in data and "agent" in data:
+        return "it was written by the QMIX of sb3_spiking before QMIX became an SB3 algorithm; retrain the model"
+    return "it holds no SB3 model (no policy_class in its data)"
