@@ -7,23 +7,38 @@ embedded and fed to a recurrent core (GRSN, LIF or GRU), whose output and the ob
 
 from __future__ import annotations
 
+import io
+import pathlib
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from sb3_contrib import ARS, QRDQN, TQC, TRPO, CrossQ, MaskablePPO, RecurrentPPO
+from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback, EventCallback
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.save_util import load_from_pkl
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.vec_env import VecEnv, is_vecenv_wrapped, unwrap_vec_normalize
 from torch import nn
 
+from sb3_spiking.algos.double_dqn import DoubleDQN
+from sb3_spiking.algos.sequence_buffer import BurnIn, SequenceReplayBuffer
 from sb3_spiking.envs.history import VecPrevActionReward
 from sb3_spiking.snn.cores import CORES, make_core
+from sb3_spiking.validation import check_choice, check_finite_observation, check_float, check_int, check_sizes
 
 CoreState = tuple[th.Tensor, ...]
+
+_SB3_TARGET_NAMES = ("actor_target", "critic_target", "q_net_target")
+_SB3_NETWORK_NAMES = ("actor", "critic", "q_net", *_SB3_TARGET_NAMES)
+"""Policy attributes that SB3's TD3 / DDPG / SAC / DQN read (``_create_aliases``)."""
 
 
 class SequenceNetwork(nn.Module):
@@ -109,6 +124,16 @@ class SequenceNetwork(nn.Module):
         return self.forward_head(features, action), state
 
 
+def target_copy(source: nn.Module, target: nn.Module) -> nn.Module:
+    """
+    :param source: an online network
+    :param target: a new network of the same architecture
+    :return: ``target`` holding the weights of ``source``, in eval mode (a target network)
+    """
+    target.load_state_dict(source.state_dict())
+    return target.train(False)
+
+
 class RecurrentOffPolicyPolicy(BasePolicy):
     """
     Base policy of the recurrent off-policy algorithms: ``predict(obs, state, episode_start)`` steps the acting network
@@ -128,6 +153,9 @@ class RecurrentOffPolicyPolicy(BasePolicy):
     :param squash_output: whether actions come out of a tanh (Box actions)
     """
 
+    algorithm_name: ClassVar[str]
+    """The sb3_spiking algorithm that trains this policy (``"RecurrentTD3"``, ``"RecurrentDQN"``)."""
+
     def __init__(
         self,
         observation_space: spaces.Box,
@@ -142,6 +170,13 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         squash_output: bool = False,
     ) -> None:
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+            raise ValueError(
+                f"observation_space must be a 1-D Box [o_t, a_(t-1), r_(t-1)], got {observation_space}: "
+                "wrap a 1-D Box env in sb3_spiking.envs.VecPrevActionReward"
+            )
+        if optimizer_kwargs is not None and not isinstance(optimizer_kwargs, dict):
+            raise TypeError(f"optimizer_kwargs must be a dict or None, got {optimizer_kwargs!r}")
         super().__init__(
             observation_space,
             action_space,
@@ -149,8 +184,14 @@ class RecurrentOffPolicyPolicy(BasePolicy):
             optimizer_kwargs=optimizer_kwargs,
             squash_output=squash_output,
         )
-        if core not in CORES:
-            raise ValueError(f"unknown recurrent core {core!r}; allowed: {list(CORES)}")
+        check_choice("core", core, sorted(CORES))
+        if core_kwargs is not None and not isinstance(core_kwargs, dict):
+            raise TypeError(f"core_kwargs must be a dict or None, got {core_kwargs!r} ({type(core_kwargs).__name__})")
+        embed_dims = check_sizes("embed_dims", embed_dims)
+        if len(embed_dims) != 3:
+            raise ValueError(
+                f"embed_dims must hold 3 sizes (observation, previous action, previous reward), got {embed_dims}"
+            )
         if isinstance(action_space, spaces.Box):
             self.prev_action_dim = int(np.prod(action_space.shape))
         elif isinstance(action_space, spaces.Discrete):
@@ -164,10 +205,29 @@ class RecurrentOffPolicyPolicy(BasePolicy):
                 "wrap the env in sb3_spiking.envs.VecPrevActionReward (the algorithms do it automatically)"
             )
         self.core = core
-        self.hidden_size = hidden_size
-        self.net_arch = [128, 128] if net_arch is None else list(net_arch)
+        self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
+        self.net_arch = [128, 128] if net_arch is None else check_sizes("net_arch", net_arch)
         self.embed_dims = tuple(embed_dims)
         self.core_kwargs = dict(core_kwargs or {})
+
+    def __getattr__(self, name: str) -> Any:
+        # SB3's TD3 / DDPG / SAC / DQN read their networks from the policy under these names (``_create_aliases``,
+        # also when they load a file): refuse them here, with the algorithm to use. Our algorithms use network().
+        if name in _SB3_TARGET_NAMES or (name in _SB3_NETWORK_NAMES and name not in self.__dict__.get("_modules", {})):
+            raise TypeError(
+                f"{type(self).__name__} is a recurrent policy of sb3_spiking.{self.algorithm_name}, whose networks run "
+                f"on sequences and keep their target networks themselves; another algorithm asked it for {name!r}. "
+                f"Use sb3_spiking.{self.algorithm_name} with it: a model saved by {self.algorithm_name} loads with "
+                f"sb3_spiking.{self.algorithm_name}.load, not with TD3 / DDPG / SAC / DQN.load"
+            )
+        return super().__getattr__(name)
+
+    def network(self, name: str) -> nn.Module:
+        """
+        :param name: name of one of the policy's networks (``"actor_target"``, ``"q_net_target"``, ...)
+        :return: that network; target networks are reached only this way (see :meth:`__getattr__`)
+        """
+        return self._modules[name]
 
     def _network_kwargs(self) -> dict[str, Any]:
         return {
@@ -209,6 +269,25 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         """
         raise NotImplementedError
 
+    def check_observation(self, observation: Any) -> None:
+        """
+        Refuse non-finite observations, and plain ``o_t`` observations of an env that lacks
+        :class:`~sb3_spiking.envs.VecPrevActionReward`, naming the wrapper.
+
+        :param observation: observation of one or ``n_envs`` environments
+        """
+        check_finite_observation(observation)
+        shape = np.shape(observation)
+        if shape and shape[-1] == self.obs_dim:
+            raise ValueError(
+                f"{type(self).__name__} reads [o_t, a_(t-1), r_(t-1)] ({self.observation_space.shape[0]} values: "
+                f"{self.obs_dim} + {self.prev_action_dim} + 1), got observations of shape {shape}, o_t alone: the env "
+                "lacks sb3_spiking.envs.VecPrevActionReward. The algorithms add it to the envs they are given "
+                "(constructor, set_env, load(env=...), EvalCallback); elsewhere wrap the env yourself, e.g. "
+                "evaluate_policy(model, VecPrevActionReward(env)), or in an rl_zoo3 config "
+                "vec_env_wrapper: sb3_spiking.envs.VecPrevActionReward"
+            )
+
     def predict(
         self,
         observation: np.ndarray | dict[str, np.ndarray],
@@ -223,6 +302,7 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         :param deterministic: unused (exploration noise is added by the algorithm during training)
         :return: actions and the new core state (tuple of arrays, each (num_layers, n_envs, hidden))
         """
+        self.check_observation(observation)
         self.set_training_mode(False)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
         n_envs = obs_tensor.shape[0]
@@ -243,17 +323,93 @@ class RecurrentOffPolicyPolicy(BasePolicy):
 class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
     """
     :class:`~stable_baselines3.common.off_policy_algorithm.OffPolicyAlgorithm` with a recurrent acting policy: the
-    environment is wrapped in :class:`~sb3_spiking.envs.VecPrevActionReward`, the policy state is carried from step to
-    step (reset at episode start) while collecting experience, and the replay buffer stores whole episodes
-    (:class:`~sb3_spiking.algos.sequence_buffer.SequenceReplayBuffer`). Constructor arguments as in SB3.
+    environment is wrapped in :class:`~sb3_spiking.envs.VecPrevActionReward` (also the ``eval_env`` of an
+    ``EvalCallback``), the policy state is carried from step to step (reset at episode start) while collecting
+    experience, and the replay buffer stores whole episodes
+    (:class:`~sb3_spiking.algos.sequence_buffer.SequenceReplayBuffer`, sequences of ``burn_in + seq_len`` steps).
+    Arguments as in SB3, checked here; see :class:`~sb3_spiking.RecurrentTD3` for their meaning.
     """
 
     policy: RecurrentOffPolicyPolicy
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {}
+    policy_base: ClassVar[type[RecurrentOffPolicyPolicy]] = RecurrentOffPolicyPolicy
+    """The policies this algorithm can train (subclasses of it)."""
+    replay_buffer: SequenceReplayBuffer
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        policy: str | type[RecurrentOffPolicyPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule,
+        buffer_size: int,
+        learning_starts: int,
+        batch_size: int,
+        tau: float,
+        gamma: float,
+        train_freq: int | tuple[int, str],
+        gradient_steps: int,
+        seq_len: int,
+        burn_in: int,
+        action_noise: ActionNoise | None,
+        policy_kwargs: dict[str, Any] | None,
+        stats_window_size: int,
+        tensorboard_log: str | None,
+        verbose: int,
+        seed: int | None,
+        device: th.device | str,
+        supported_action_spaces: tuple[type[spaces.Space], ...],
+    ) -> None:
+        if not callable(learning_rate):
+            check_float("learning_rate", learning_rate, minimum=0.0, strict=True)
+        check_int("buffer_size", buffer_size, minimum=1)
+        check_int("learning_starts", learning_starts, minimum=0)
+        check_int("batch_size", batch_size, minimum=1)
+        check_float("tau", tau, minimum=0.0, maximum=1.0)
+        check_float("gamma", gamma, minimum=0.0, maximum=1.0)
+        _check_train_freq(train_freq)
+        check_int("gradient_steps", gradient_steps, minimum=-1)
+        self.seq_len = check_int("seq_len", seq_len, minimum=1)
+        self.burn_in = check_int("burn_in", burn_in, minimum=0)
+        if action_noise is not None and not isinstance(action_noise, ActionNoise):
+            raise TypeError(f"action_noise must be an ActionNoise or None, got {action_noise!r}")
+        if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
+            raise TypeError(f"policy_kwargs must be a dict or None, got {policy_kwargs!r}")
+        check_int("stats_window_size", stats_window_size, minimum=1)
+        check_int("verbose", verbose, minimum=0)
+        if seed is not None:
+            check_int("seed", seed)
         self._last_policy_state: tuple[np.ndarray, ...] | None = None
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            policy,
+            env,  # type: ignore[arg-type]  # None when loading
+            learning_rate,
+            buffer_size,
+            learning_starts,
+            batch_size,
+            tau,
+            gamma,
+            train_freq,
+            gradient_steps,
+            action_noise=action_noise,
+            replay_buffer_class=SequenceReplayBuffer,
+            replay_buffer_kwargs={"seq_len": seq_len, "burn_in": burn_in},
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            seed=seed,
+            sde_support=False,
+            supported_action_spaces=supported_action_spaces,
+            support_multi_env=True,
+        )
+        if not (isinstance(self.policy_class, type) and issubclass(self.policy_class, self.policy_base)):
+            made_by = _algorithms_using(self.policy_class)
+            origin = f", the policy of {made_by}: a model saved by {made_by} loads with its .load" if made_by else ""
+            raise TypeError(
+                f"{type(self).__name__} needs a {_class_name(self.policy_base)} (e.g. 'GRSNPolicy'), "
+                f"got {_class_name(self.policy_class)}{origin}"
+            )
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
@@ -271,10 +427,17 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         reset_num_timesteps: bool = True,
         tb_log_name: str = "run",
         progress_bar: bool = False,
-    ) -> tuple[int, Any]:
-        if reset_num_timesteps or self._last_obs is None:
+    ) -> tuple[int, BaseCallback]:
+        if reset_num_timesteps or self._last_obs is None:  # SB3 resets the env: the running episodes end here
             self._last_policy_state = None
+            self.replay_buffer.end_running_episodes(self.n_envs)
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+
+    def _init_callback(self, callback: MaybeCallback, progress_bar: bool = False) -> BaseCallback:
+        for eval_callback in _eval_callbacks(callback):
+            if not is_vecenv_wrapped(eval_callback.eval_env, VecPrevActionReward):
+                eval_callback.eval_env = VecPrevActionReward(eval_callback.eval_env)
+        return super()._init_callback(callback, progress_bar)
 
     def _sample_action(
         self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
@@ -305,5 +468,105 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
         self._last_episode_starts = np.asarray(dones, dtype=bool)
 
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_last_policy_state"]
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
+        """
+        Load a :class:`~sb3_spiking.algos.sequence_buffer.SequenceReplayBuffer` written by ``save_replay_buffer``.
+        It is sampled with this model's ``seq_len`` and ``burn_in``.
+
+        :param path: the pickle file
+        :param truncate_last_traj: close its running episodes as truncated (the env that produced them does not
+            continue them); ``False`` keeps them open for an env that continues where it was saved (the same live env,
+            ``load(..., env=env, force_reset=False)``). Closed anyway when the number of envs changed.
+        """
+        buffer = load_from_pkl(path, self.verbose)
+        if not isinstance(buffer, SequenceReplayBuffer):
+            raise TypeError(
+                f"{type(self).__name__} needs a SequenceReplayBuffer, {path!r} holds a {type(buffer).__name__}"
+            )
+        if buffer.observation_space != self.observation_space or buffer.action_space != self.action_space:
+            raise ValueError(
+                f"the replay buffer in {path!r} holds observations {buffer.observation_space} and actions "
+                f"{buffer.action_space}, the model has {self.observation_space} and {self.action_space}"
+            )
+        if truncate_last_traj or buffer.n_envs != self.n_envs:
+            buffer.end_running_episodes(self.n_envs)
+        buffer.seq_len, buffer.burn_in = self.seq_len, self.burn_in
+        buffer.device = self.device
+        self.replay_buffer = buffer
+
+    @staticmethod
+    def _warm_state(network: SequenceNetwork, burn_in: BurnIn | None) -> CoreState | None:
+        """
+        :param network: a sequence network of the policy
+        :param burn_in: burn-in steps of a batch, see :meth:`SequenceSamples.split_burn_in`
+        :return: the core state of ``network`` after the burn-in steps, computed without gradient (burn-in steps
+            only warm the state and carry no gradient, as in R2D2); ``None`` (zeros) without burn-in
+        """
+        if burn_in is None:
+            return None
+        with th.no_grad():
+            _, state = network.forward_core(burn_in.observations, None, burn_in.episode_starts)
+        return tuple(s * burn_in.warm[None, :, None] for s in state)
+
+
+def _check_train_freq(train_freq: Any) -> None:
+    """``train_freq``: an int >= 1 or a tuple ``(int >= 1, "step" | "episode")``."""
+    if isinstance(train_freq, tuple):
+        if len(train_freq) != 2:
+            raise ValueError(f"train_freq must be an int or a tuple (frequency, unit), got {train_freq!r}")
+        check_int("train_freq[0]", train_freq[0], minimum=1)
+        check_choice("train_freq unit", train_freq[1], ["step", "episode"])
+    else:
+        check_int("train_freq", train_freq, minimum=1)
+
+
+def _eval_callbacks(callback: MaybeCallback) -> Iterator[EvalCallback]:
+    """Every ``EvalCallback`` in a callback, a list or ``CallbackList`` of them, or their child callbacks."""
+    if isinstance(callback, list):
+        for child in callback:
+            yield from _eval_callbacks(child)
+    elif isinstance(callback, CallbackList):
+        yield from _eval_callbacks(callback.callbacks)
+    if isinstance(callback, EvalCallback):
+        yield callback
+    if isinstance(callback, EventCallback) and callback.callback is not None:
+        yield from _eval_callbacks(callback.callback)
+
+
+_KNOWN_ALGORITHMS: tuple[type[BaseAlgorithm], ...] = (
+    A2C,
+    DDPG,
+    DQN,
+    PPO,
+    SAC,
+    TD3,
+    DoubleDQN,
+    ARS,
+    CrossQ,
+    MaskablePPO,
+    QRDQN,
+    RecurrentPPO,
+    TQC,
+    TRPO,
+)
+
+
+def _class_name(cls: Any) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}" if isinstance(cls, type) else repr(cls)
+
+
+def _algorithms_using(policy_class: Any) -> str:
+    """
+    :param policy_class: a policy class (e.g. from a saved model)
+    :return: the algorithms it belongs to, e.g. ``"TD3 / DDPG"``, ``""`` when unknown
+    """
+    if not isinstance(policy_class, type):
+        return ""
+    if issubclass(policy_class, RecurrentOffPolicyPolicy):
+        return f"sb3_spiking.{policy_class.algorithm_name}"
+    names = [algo.__name__ for algo in _KNOWN_ALGORITHMS if policy_class in algo.policy_aliases.values()]
+    if not names:
+        names = [
+            algo.__name__ for algo in _KNOWN_ALGORITHMS if issubclass(policy_class, tuple(algo.policy_aliases.values()))
+        ]
+    return " / ".join(names)

@@ -11,6 +11,24 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import BaseBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
+from sb3_spiking.validation import check_finite_observation, check_int
+
+
+class BurnIn(NamedTuple):
+    """
+    The burn-in steps of a batch, right-aligned: step ``burn_in - 1`` is the last one before the first trained
+    transition of every sequence. Sequences with fewer burn-in steps (near their episode start) are padded in front
+    and reset at their first real step.
+
+    :param observations: (burn_in, batch, obs_dim)
+    :param episode_starts: (burn_in, batch), 1 at the first real burn-in step of each sequence
+    :param warm: (batch,), 1 for the sequences with at least one burn-in step (the others start from a zero state)
+    """
+
+    observations: th.Tensor
+    episode_starts: th.Tensor
+    warm: th.Tensor
+
 
 class SequenceSamples(NamedTuple):
     """
@@ -21,6 +39,8 @@ class SequenceSamples(NamedTuple):
     :param rewards: (W, batch)
     :param terminated: (W, batch), 1 where the episode ended by termination (no bootstrap); time-outs are 0
     :param mask: (W, batch), 1 for the transitions that enter the loss (inside the episode, after the burn-in)
+    :param burn_in_steps: (batch,) int64, number of burn-in transitions before the first trained one (at most
+        ``burn_in``, fewer near the episode start)
     """
 
     observations: th.Tensor
@@ -28,6 +48,40 @@ class SequenceSamples(NamedTuple):
     rewards: th.Tensor
     terminated: th.Tensor
     mask: th.Tensor
+    burn_in_steps: th.Tensor
+
+    def split_burn_in(self, burn_in: int) -> tuple[BurnIn | None, SequenceSamples]:
+        """
+        Separate the burn-in steps (to warm the recurrent state without gradient) from the trained ones.
+
+        :param burn_in: the buffer's ``burn_in``
+        :return: the burn-in steps (``None`` when ``burn_in == 0``) and the ``seq_len`` trained transitions of
+            every sequence, aligned to start at step 0 (``burn_in_steps`` all 0)
+        """
+        if burn_in == 0:
+            return None, self
+        seq_len = self.actions.shape[0] - burn_in
+        k = self.burn_in_steps.to(self.observations.device)[None, :]
+        burn_index = k - burn_in + th.arange(burn_in, device=k.device)[:, None]  # window step, < 0: padding
+        burn = BurnIn(
+            _take(self.observations, burn_index.clamp(min=0)),
+            (burn_index == 0).to(self.observations.dtype),
+            (k[0] > 0).to(self.observations.dtype),
+        )
+        index = k + th.arange(seq_len + 1, device=k.device)[:, None]
+        trained = SequenceSamples(
+            _take(self.observations, index),
+            _take(self.actions, index[:-1]),
+            *(_take(x, index[:-1]) for x in (self.rewards, self.terminated, self.mask)),
+            th.zeros_like(self.burn_in_steps),
+        )
+        return burn, trained
+
+
+def _take(x: th.Tensor, index: th.Tensor) -> th.Tensor:
+    """``x[index[t, b], b]`` for time-major ``x`` of shape (T, batch, ...) and ``index`` of shape (T', batch)."""
+    index = index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
+    return x.gather(0, index)
 
 
 class _Episode(NamedTuple):
@@ -37,14 +91,94 @@ class _Episode(NamedTuple):
     terminated: np.ndarray
 
 
+class _RunningEpisode:
+    """
+    One environment's unfinished episode, in arrays that grow by doubling; its oldest steps can be dropped.
+
+    :param obs_dim: observation size
+    :param action_dim: action size
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int) -> None:
+        capacity = 16
+        self.observations = np.zeros((capacity + 1, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((capacity, action_dim), dtype=np.float32)
+        self.rewards = np.zeros(capacity, dtype=np.float32)
+        self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.begin = 0
+        self.length = 0
+        self.first = 0  # index of the add() call that stored the oldest kept transition
+
+    def __len__(self) -> int:
+        return self.length
+
+    def last_observation(self) -> np.ndarray:
+        """The newest observation (the next observation of the last stored transition)."""
+        return self.observations[self.begin + self.length]
+
+    def append(
+        self, n_add: int, obs: np.ndarray, next_obs: np.ndarray, action: np.ndarray, reward: float, terminated: bool
+    ) -> None:
+        """
+        Store one transition (``obs`` is used only for the first one: later it is the previous ``next_obs``).
+
+        :param n_add: index of the ``add()`` call
+        """
+        if self.begin + self.length == len(self.actions):
+            self._make_room()
+        end = self.begin + self.length
+        if self.length == 0:
+            self.observations[end] = obs
+            self.first = n_add
+        self.observations[end + 1] = next_obs
+        self.actions[end], self.rewards[end], self.terminated[end] = action, reward, terminated
+        self.length += 1
+
+    def _make_room(self) -> None:
+        """Move the data to the front when half the arrays are dropped steps, else double the arrays."""
+        capacity = len(self.actions)
+        if self.begin < capacity // 2:
+            for name in ("observations", "actions", "rewards", "terminated"):
+                old = getattr(self, name)
+                new = np.zeros((2 * capacity + (name == "observations"), *old.shape[1:]), dtype=np.float32)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        end = self.begin + self.length
+        self.observations[: self.length + 1] = self.observations[self.begin : end + 1].copy()
+        for array in (self.actions, self.rewards, self.terminated):
+            array[: self.length] = array[self.begin : end].copy()
+        self.begin = 0
+
+    def drop_oldest(self) -> None:
+        """Forget the oldest transition (the episode then starts from its next observation)."""
+        self.begin += 1
+        self.length -= 1
+        self.first += 1
+
+    def view(self) -> _Episode:
+        """The stored transitions, as views."""
+        end = self.begin + self.length
+        return _Episode(
+            self.observations[self.begin : end + 1],
+            self.actions[self.begin : end],
+            self.rewards[self.begin : end],
+            self.terminated[self.begin : end],
+        )
+
+
 class SequenceReplayBuffer(BaseBuffer):
     """
     Stores whole episodes (float32; each observation once: the next observation of step ``t`` is the observation of
     step ``t + 1``) and samples sequences of ``burn_in + seq_len`` transitions. The first trained transition of a
     sequence is drawn uniformly over all stored transitions (finished and running episodes); up to ``burn_in``
     earlier steps of the same episode precede it to warm the recurrent state (excluded from the loss); steps past the
-    episode end are masked. The recurrent state is zero at each sequence start. When more than ``buffer_size``
-    transitions are stored, the oldest finished episodes are dropped.
+    episode end are masked. The recurrent state is zero at each sequence start.
+
+    At most ``buffer_size`` transitions are kept, the oldest dropped first: a whole finished episode, or the oldest
+    step of a running episode when that is older (an episode that never ends keeps its most recent steps).
+    A running episode is closed as truncated (its last next observation bootstrapped) by
+    :meth:`end_running_episodes`, which the algorithms call whenever they reset the env, and whenever ``add`` gets an
+    observation that does not continue it, so that no stored sequence joins two episodes.
 
     :param buffer_size: maximum number of stored transitions
     :param observation_space: 1-D Box observation space
@@ -67,23 +201,21 @@ class SequenceReplayBuffer(BaseBuffer):
         seq_len: int = 64,
         burn_in: int = 0,
     ) -> None:
-        super().__init__(buffer_size, observation_space, action_space, device, n_envs=n_envs)
+        buffer_size = check_int("buffer_size", buffer_size, minimum=1)
+        n_envs = check_int("n_envs", n_envs, minimum=1)
         if optimize_memory_usage:
             raise ValueError("SequenceReplayBuffer does not support optimize_memory_usage=True")
         if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"SequenceReplayBuffer needs a 1-D Box observation space, got {observation_space}")
-        if seq_len < 1 or burn_in < 0:
-            raise ValueError(f"seq_len must be >= 1 and burn_in >= 0, got {seq_len} and {burn_in}")
-        self.seq_len = seq_len
-        self.burn_in = burn_in
+        super().__init__(buffer_size, observation_space, action_space, device, n_envs=n_envs)
+        self.seq_len = check_int("seq_len", seq_len, minimum=1)
+        self.burn_in = check_int("burn_in", burn_in, minimum=0)
         self.obs_dim = observation_space.shape[0]
         self.episodes: deque[_Episode] = deque()
-        self._running: list[dict[str, list[np.ndarray]]] = [self._empty_episode() for _ in range(n_envs)]
+        self._episode_firsts: deque[int] = deque()  # add() call that stored each finished episode's first step
+        self._running = [_RunningEpisode(self.obs_dim, self.action_dim) for _ in range(n_envs)]
+        self._n_adds = 0
         self._n_stored = 0
-
-    @staticmethod
-    def _empty_episode() -> dict[str, list[np.ndarray]]:
-        return {"observations": [], "actions": [], "rewards": [], "terminated": []}
 
     def size(self) -> int:
         """Number of stored transitions."""
@@ -91,8 +223,30 @@ class SequenceReplayBuffer(BaseBuffer):
 
     def reset(self) -> None:
         self.episodes.clear()
-        self._running = [self._empty_episode() for _ in range(self.n_envs)]
+        self._episode_firsts.clear()
+        self._running = [_RunningEpisode(self.obs_dim, self.action_dim) for _ in range(self.n_envs)]
         self._n_stored = 0
+
+    def end_running_episodes(self, n_envs: int | None = None) -> None:
+        """
+        Close every running episode as truncated (no termination: its last next observation is bootstrapped), to be
+        called when the env is reset before the episodes ended.
+
+        :param n_envs: number of environments adding from now on (default: unchanged)
+        """
+        for i in range(self.n_envs):
+            self._finish(i)
+        if n_envs is not None:
+            self.n_envs = check_int("n_envs", n_envs, minimum=1)
+            self._running = [_RunningEpisode(self.obs_dim, self.action_dim) for _ in range(self.n_envs)]
+
+    def _finish(self, env_index: int) -> None:
+        """Move the running episode of one env to the finished episodes (compact copies)."""
+        episode = self._running[env_index]
+        if len(episode):
+            self.episodes.append(_Episode(*(np.array(x) for x in episode.view())))
+            self._episode_firsts.append(episode.first)
+        self._running[env_index] = _RunningEpisode(self.obs_dim, self.action_dim)
 
     def add(
         self,
@@ -113,26 +267,30 @@ class SequenceReplayBuffer(BaseBuffer):
         :param done: (n_envs,)
         :param infos: one dict per environment (``TimeLimit.truncated`` marks time-outs)
         """
+        for name, value in (("obs", obs), ("next_obs", next_obs), ("reward", reward)):
+            check_finite_observation(value, name)
+        obs = np.asarray(obs, dtype=np.float32).reshape(self.n_envs, self.obs_dim)
+        next_obs = np.asarray(next_obs, dtype=np.float32).reshape(self.n_envs, self.obs_dim)
         action = np.asarray(action, dtype=np.float32).reshape(self.n_envs, self.action_dim)
+        reward = np.asarray(reward, dtype=np.float32).reshape(self.n_envs)
         for i in range(self.n_envs):
-            episode = self._running[i]
-            if not episode["observations"]:
-                episode["observations"].append(np.array(obs[i], dtype=np.float32))
-            episode["observations"].append(np.array(next_obs[i], dtype=np.float32))
-            episode["actions"].append(action[i])
-            episode["rewards"].append(np.float32(reward[i]))
+            if len(self._running[i]) and not np.array_equal(obs[i], self._running[i].last_observation()):
+                self._finish(i)  # the env was reset without an episode end: do not join the two episodes
             terminated = bool(done[i]) and not infos[i].get("TimeLimit.truncated", False)
-            episode["terminated"].append(np.float32(terminated))
+            self._running[i].append(self._n_adds, obs[i], next_obs[i], action[i], reward[i], terminated)
             self._n_stored += 1
             if done[i]:
-                self.episodes.append(self._to_arrays(episode))
-                self._running[i] = self._empty_episode()
-        while self._n_stored > self.buffer_size and self.episodes:
-            self._n_stored -= len(self.episodes.popleft().rewards)
-
-    @staticmethod
-    def _to_arrays(episode: dict[str, list[np.ndarray]]) -> _Episode:
-        return _Episode(*(np.stack(episode[key]).astype(np.float32) for key in _Episode._fields))
+                self._finish(i)
+        self._n_adds += 1
+        while self._n_stored > self.buffer_size:
+            oldest_running = min((ep for ep in self._running if len(ep)), key=lambda ep: ep.first, default=None)
+            if self.episodes and (oldest_running is None or self._episode_firsts[0] <= oldest_running.first):
+                self._episode_firsts.popleft()
+                self._n_stored -= len(self.episodes.popleft().rewards)
+            else:
+                assert oldest_running is not None  # more than buffer_size >= 1 transitions are stored
+                oldest_running.drop_oldest()
+                self._n_stored -= 1
 
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> SequenceSamples:
         """
@@ -153,7 +311,7 @@ class SequenceReplayBuffer(BaseBuffer):
         """
         if env is not None:
             raise ValueError("SequenceReplayBuffer does not support VecNormalize")
-        episodes = list(self.episodes) + [self._to_arrays(ep) for ep in self._running if ep["actions"]]
+        episodes = list(self.episodes) + [ep.view() for ep in self._running if len(ep)]
         lengths = np.array([len(ep.rewards) for ep in episodes])
         ends = np.cumsum(lengths)
         episode_ids = np.searchsorted(ends, batch_inds, side="right")
@@ -174,6 +332,7 @@ class SequenceReplayBuffer(BaseBuffer):
         rewards = np.zeros((width, batch), dtype=np.float32)
         terminated = np.zeros((width, batch), dtype=np.float32)
         mask = np.zeros((width, batch), dtype=np.float32)
+        burn_in_steps = np.zeros(batch, dtype=np.int64)
         for b, (episode_id, first) in enumerate(zip(episode_ids, firsts, strict=True)):
             episode = episodes[episode_id]
             start = max(0, first - self.burn_in)
@@ -184,4 +343,8 @@ class SequenceReplayBuffer(BaseBuffer):
             rewards[:n, b] = episode.rewards[start:stop]
             terminated[:n, b] = episode.terminated[start:stop]
             mask[first - start : n, b] = 1.0
-        return SequenceSamples(*(self.to_torch(x) for x in (observations, actions, rewards, terminated, mask)))
+            burn_in_steps[b] = first - start
+        return SequenceSamples(
+            *(self.to_torch(x) for x in (observations, actions, rewards, terminated, mask)),
+            th.as_tensor(burn_in_steps, device=self.device),
+        )

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 
 class VecPrevActionReward(VecEnvWrapper):
     """
     Observation ``[o_t, a_{t-1}, r_{t-1}]`` (zeros for ``a_{-1}, r_{-1}`` at episode start), as in
-    Ni, Eysenbach and Salakhutdinov (2022), the setting of seed 003. Box actions are appended rescaled to
-    [-1, 1], Discrete actions one-hot. Terminal observations in ``infos`` are extended the same way.
+    Ni, Eysenbach and Salakhutdinov (2022), the setting of seed 003: the input of
+    :class:`~sb3_spiking.RecurrentTD3` and :class:`~sb3_spiking.RecurrentDQN` policies. Box actions are appended
+    rescaled to [-1, 1], Discrete actions one-hot. Terminal observations in ``infos`` are extended the same way.
 
-    :param venv: vectorized environment with a 1-D Box observation space and a Box or Discrete action space
+    The algorithms add it themselves to the envs they are given (constructor, ``set_env``, ``load(env=...)``,
+    ``EvalCallback``); wrap the env yourself to call ``predict`` or ``evaluate_policy`` outside them::
+
+        evaluate_policy(model, VecPrevActionReward(Monitor(gym.make("Pendulum-P-v0"))))
+
+    In an rl_zoo3 config (``enjoy`` builds its env from it), add it as ``vec_env_wrapper``::
+
+        Pendulum-P-v0:
+          vec_env_wrapper: sb3_spiking.envs.VecPrevActionReward
+
+    :param venv: environment with a 1-D Box observation space and a Box or Discrete action space, vectorized or a
+        single ``gym.Env`` (put in a ``DummyVecEnv``)
     """
 
-    def __init__(self, venv: VecEnv) -> None:
+    def __init__(self, venv: VecEnv | gym.Env) -> None:
+        if isinstance(venv, gym.Env):
+            env = venv
+            venv = DummyVecEnv([lambda: env])
+        elif not isinstance(venv, VecEnv):
+            raise TypeError(f"venv must be a VecEnv or a gym.Env, got {venv!r} ({type(venv).__name__})")
         obs_space, action_space = venv.observation_space, venv.action_space
         if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
             raise ValueError(f"VecPrevActionReward needs a 1-D Box observation space, got {obs_space}")

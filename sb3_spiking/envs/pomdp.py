@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sb3_spiking.validation import check_choice, check_int
+
 POMDP_SPECS: dict[str, tuple[str, tuple[int, ...]]] = {
     "Pendulum-P-v0": ("Pendulum-v1", (0, 1)),
     "Pendulum-V-v0": ("Pendulum-v1", (2,)),
@@ -43,29 +45,37 @@ class ObservationSubset(gym.ObservationWrapper):
         return observation[self.keep]
 
 
-def make_pomdp(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+def make_pomdp(
+    env_id: str, render_mode: str | None = None, max_episode_steps: int | None = MAX_EPISODE_STEPS, **kwargs: Any
+) -> gym.Env:
     """
-    Build one of the POMDP tasks of :data:`POMDP_SPECS` (200-step episodes).
+    Build one of the POMDP tasks of :data:`POMDP_SPECS`.
 
     :param env_id: ``"Pendulum-P-v0"``, ``"Pendulum-V-v0"``, ``"CartPole-P-v0"`` or ``"CartPole-V-v0"``
     :param render_mode: passed to the base environment
+    :param max_episode_steps: episodes are truncated after this many steps; ``None`` for no time limit (the
+        registered ids use ``None`` here and take gymnasium's own, 200 unless ``gym.make`` is given another)
     :param kwargs: extra arguments of the base environment
     :return: the wrapped environment
     """
-    if env_id not in POMDP_SPECS:
-        raise ValueError(f"unknown POMDP env {env_id!r}; allowed: {sorted(POMDP_SPECS)}")
+    check_choice("env_id", env_id, sorted(POMDP_SPECS))
+    if max_episode_steps is not None:
+        max_episode_steps = check_int("max_episode_steps", max_episode_steps, minimum=1)
     base_id, keep = POMDP_SPECS[env_id]
-    env = gym.make(base_id, render_mode=render_mode, max_episode_steps=MAX_EPISODE_STEPS, **kwargs)
-    return ObservationSubset(env, keep)
+    # max_episode_steps=-1: no time limit on the base env (Pendulum-v1 and CartPole-v1 register their own)
+    env: gym.Env = ObservationSubset(gym.make(base_id, render_mode=render_mode, max_episode_steps=-1, **kwargs), keep)
+    if max_episode_steps is not None:
+        env = gym.wrappers.TimeLimit(env, max_episode_steps)
+    return env
 
 
 def register_pomdp_envs() -> None:
-    """Register the POMDP ids with gymnasium (idempotent)."""
+    """Register the POMDP ids with gymnasium (idempotent), with 200-step episodes unless ``gym.make`` says otherwise."""
     for env_id in POMDP_SPECS:
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
                 entry_point="sb3_spiking.envs.pomdp:make_pomdp",
                 max_episode_steps=MAX_EPISODE_STEPS,
-                kwargs={"env_id": env_id},
+                kwargs={"env_id": env_id, "max_episode_steps": None},  # the limit is gym.make's TimeLimit alone
             )

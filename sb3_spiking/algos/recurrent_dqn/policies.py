@@ -8,7 +8,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 
-from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork
+from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork, target_copy
 from sb3_spiking.snn.extra_state import ExtraStateMixin
 
 
@@ -27,6 +27,8 @@ class RecurrentDQNPolicy(ExtraStateMixin, RecurrentOffPolicyPolicy):
     :param optimizer_class: optimizer
     :param optimizer_kwargs: optimizer arguments, excluding the learning rate
     """
+
+    algorithm_name = "RecurrentDQN"
 
     def __init__(
         self,
@@ -56,9 +58,7 @@ class RecurrentDQNPolicy(ExtraStateMixin, RecurrentOffPolicyPolicy):
             optimizer_kwargs=optimizer_kwargs,
         )
         self.q_net = self.make_q_net()
-        self.q_net_target = self.make_q_net()
-        self.q_net_target.load_state_dict(self.q_net.state_dict())
-        self.q_net_target.train(False)
+        self.q_net_target = target_copy(self.q_net, self.make_q_net())
         self.optimizer = self.optimizer_class(self.q_net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def make_q_net(self) -> SequenceNetwork:

@@ -15,7 +15,8 @@ from torch.nn import functional as F
 
 from sb3_spiking.algos.recurrent_dqn.policies import GRSNPolicy, RecurrentDQNPolicy
 from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyAlgorithm, SequenceNetwork
-from sb3_spiking.algos.sequence_buffer import SequenceReplayBuffer, SequenceSamples
+from sb3_spiking.algos.sequence_buffer import SequenceSamples
+from sb3_spiking.validation import check_float
 
 SelfRecurrentDQN = TypeVar("SelfRecurrentDQN", bound="RecurrentDQN")
 
@@ -55,10 +56,10 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         "GRSNPolicy": GRSNPolicy,
         "RecurrentPolicy": RecurrentDQNPolicy,
     }
+    policy_base = RecurrentDQNPolicy
     policy: RecurrentDQNPolicy
     q_net: SequenceNetwork
     q_net_target: SequenceNetwork
-    replay_buffer: SequenceReplayBuffer
 
     def __init__(
         self,
@@ -86,6 +87,15 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        self.exploration_fraction = check_float("exploration_fraction", exploration_fraction, minimum=0.0, maximum=1.0)
+        self.exploration_initial_eps = check_float(
+            "exploration_initial_eps", exploration_initial_eps, minimum=0.0, maximum=1.0
+        )
+        self.exploration_final_eps = check_float(
+            "exploration_final_eps", exploration_final_eps, minimum=0.0, maximum=1.0
+        )
+        self.max_grad_norm = check_float("max_grad_norm", max_grad_norm, minimum=0.0, strict=True)
+        self.exploration_rate = self.exploration_initial_eps
         super().__init__(
             policy,
             env,
@@ -97,33 +107,24 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             gamma,
             train_freq,
             gradient_steps,
+            seq_len=seq_len,
+            burn_in=burn_in,
             action_noise=None,
-            replay_buffer_class=SequenceReplayBuffer,
-            replay_buffer_kwargs={"seq_len": seq_len, "burn_in": burn_in},
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             verbose=verbose,
-            device=device,
             seed=seed,
-            sde_support=False,
+            device=device,
             supported_action_spaces=(spaces.Discrete,),
-            support_multi_env=True,
         )
-        self.seq_len = seq_len
-        self.burn_in = burn_in
-        self.exploration_fraction = exploration_fraction
-        self.exploration_initial_eps = exploration_initial_eps
-        self.exploration_final_eps = exploration_final_eps
-        self.max_grad_norm = max_grad_norm
-        self.exploration_rate = exploration_initial_eps
         if _init_setup_model:
             self._setup_model()
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        self.q_net = self.policy.q_net
-        self.q_net_target = self.policy.q_net_target
+        self.q_net = self.policy.network("q_net")
+        self.q_net_target = self.policy.network("q_net_target")
         self.exploration_schedule = LinearSchedule(
             self.exploration_initial_eps, self.exploration_final_eps, self.exploration_fraction
         )
@@ -146,16 +147,19 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         losses = []
         for _ in range(gradient_steps):
             self._n_updates += 1
-            data: SequenceSamples = self.replay_buffer.sample(batch_size)
-            # observations: o_0 .. o_W (W + 1 steps); transition t goes from o_t to o_{t+1}
+            samples: SequenceSamples = self.replay_buffer.sample(batch_size)
+            # burn-in steps only warm the core states (no gradient); data holds the trained steps
+            burn_in, data = samples.split_burn_in(self.burn_in)
+            # observations: o_0 .. o_L (L + 1 steps); transition t goes from o_t to o_{t+1}
             obs, mask = data.observations, data.mask
             n_valid = mask.sum().clamp(min=1.0)
 
-            q_values = self.q_net(obs)[0]
+            q_values = self.q_net(obs, self._warm_state(self.q_net, burn_in))[0]
             with th.no_grad():
                 # double Q: the online network picks a_{t+1}, the target network evaluates it
                 next_actions = q_values[1:].argmax(dim=-1, keepdim=True)
-                next_q = self.q_net_target(obs)[0][1:].gather(-1, next_actions).squeeze(-1)
+                target_q_values = self.q_net_target(obs, self._warm_state(self.q_net_target, burn_in))[0]
+                next_q = target_q_values[1:].gather(-1, next_actions).squeeze(-1)
                 target_q = data.rewards + (1.0 - data.terminated) * self.gamma * next_q
 
             current_q = q_values[:-1].gather(-1, data.actions.long()).squeeze(-1)

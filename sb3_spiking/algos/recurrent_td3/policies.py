@@ -10,8 +10,9 @@ from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork
+from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork, target_copy
 from sb3_spiking.snn.extra_state import ExtraStateMixin
+from sb3_spiking.validation import check_int
 
 
 class RecurrentContinuousCritic(nn.Module):
@@ -24,28 +25,37 @@ class RecurrentContinuousCritic(nn.Module):
 
     def __init__(self, n_critics: int, **network_kwargs: Any) -> None:
         super().__init__()
+        check_int("n_critics", n_critics, minimum=1)
         self.q_networks = nn.ModuleList(SequenceNetwork(out_dim=1, **network_kwargs) for _ in range(n_critics))
 
-    def forward(self, obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, ...]:
+    def forward(
+        self, obs: th.Tensor, actions: th.Tensor, states: list[CoreState | None] | None = None
+    ) -> tuple[th.Tensor, ...]:
         """
-        :param obs: (seq_len, batch, obs features), each sequence starting from a zero state
+        :param obs: (seq_len, batch, obs features)
         :param actions: (seq_len, batch, action_dim), the action taken at each step
+        :param states: initial core state of each critic, ``None`` for zeros
         :return: one (seq_len, batch) Q sequence per critic
         """
-        return tuple(q_net(obs, action=actions)[0].squeeze(-1) for q_net in self.q_networks)
+        states = states or [None] * len(self.q_networks)
+        return tuple(
+            q_net(obs, state, action=actions)[0].squeeze(-1)
+            for q_net, state in zip(self.q_networks, states, strict=True)
+        )
 
-    def q1_forward(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    def q1_forward(self, obs: th.Tensor, actions: th.Tensor, state: CoreState | None = None) -> th.Tensor:
         """
         First critic only, for the actor loss: its core input holds no current action, so the core runs without
         gradient and only the head is differentiated (with respect to ``actions``).
 
         :param obs: (seq_len, batch, obs features)
         :param actions: (seq_len, batch, action_dim)
+        :param state: initial core state, ``None`` for zeros
         :return: (seq_len, batch)
         """
         q_net = self.q_networks[0]
         with th.no_grad():
-            features, _ = q_net.forward_core(obs)
+            features, _ = q_net.forward_core(obs, state)
         return q_net.forward_head(features, actions).squeeze(-1)
 
 
@@ -66,6 +76,8 @@ class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):
     :param optimizer_class: optimizer
     :param optimizer_kwargs: optimizer arguments, excluding the learning rate
     """
+
+    algorithm_name = "RecurrentTD3"
 
     def __init__(
         self,
@@ -96,20 +108,16 @@ class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):
             optimizer_kwargs=optimizer_kwargs,
             squash_output=True,
         )
-        self.n_critics = n_critics
+        self.n_critics = check_int("n_critics", n_critics, minimum=1)
         action_dim = int(np.prod(action_space.shape))
         self.actor = self.make_actor()
-        self.actor_target = self.make_actor()
-        self.actor_target.load_state_dict(self.actor.state_dict())
+        self.actor_target = target_copy(self.actor, self.make_actor())
         self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
         self.critic = self.make_critic(action_dim)
-        self.critic_target = self.make_critic(action_dim)
-        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target = target_copy(self.critic, self.make_critic(action_dim))
         self.critic.optimizer = self.optimizer_class(
             self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
-        self.actor_target.train(False)
-        self.critic_target.train(False)
 
     def make_actor(self) -> SequenceNetwork:
         """A new recurrent actor with tanh output."""

@@ -14,7 +14,8 @@ from stable_baselines3.common.utils import polyak_update
 
 from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyAlgorithm, SequenceNetwork
 from sb3_spiking.algos.recurrent_td3.policies import GRSNPolicy, RecurrentContinuousCritic, RecurrentTD3Policy
-from sb3_spiking.algos.sequence_buffer import SequenceReplayBuffer, SequenceSamples
+from sb3_spiking.algos.sequence_buffer import SequenceSamples
+from sb3_spiking.validation import check_float, check_int
 
 SelfRecurrentTD3 = TypeVar("SelfRecurrentTD3", bound="RecurrentTD3")
 
@@ -54,12 +55,12 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         "GRSNPolicy": GRSNPolicy,
         "RecurrentPolicy": RecurrentTD3Policy,
     }
+    policy_base = RecurrentTD3Policy
     policy: RecurrentTD3Policy
     actor: SequenceNetwork
     actor_target: SequenceNetwork
     critic: RecurrentContinuousCritic
     critic_target: RecurrentContinuousCritic
-    replay_buffer: SequenceReplayBuffer
 
     def __init__(
         self,
@@ -87,6 +88,9 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        self.policy_delay = check_int("policy_delay", policy_delay, minimum=1)
+        self.target_policy_noise = check_float("target_policy_noise", target_policy_noise, minimum=0.0)
+        self.target_noise_clip = check_float("target_noise_clip", target_noise_clip, minimum=0.0)
         super().__init__(
             policy,
             env,
@@ -98,24 +102,17 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             gamma,
             train_freq,
             gradient_steps,
+            seq_len=seq_len,
+            burn_in=burn_in,
             action_noise=action_noise,
-            replay_buffer_class=SequenceReplayBuffer,
-            replay_buffer_kwargs={"seq_len": seq_len, "burn_in": burn_in},
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             verbose=verbose,
-            device=device,
             seed=seed,
-            sde_support=False,
+            device=device,
             supported_action_spaces=(spaces.Box,),
-            support_multi_env=True,
         )
-        self.seq_len = seq_len
-        self.burn_in = burn_in
-        self.policy_delay = policy_delay
-        self.target_policy_noise = target_policy_noise
-        self.target_noise_clip = target_noise_clip
         if _init_setup_model:
             self._setup_model()
 
@@ -124,10 +121,10 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         if self.action_noise is None:
             action_dim = int(np.prod(self.action_space.shape))
             self.action_noise = NormalActionNoise(np.zeros(action_dim), 0.1 * np.ones(action_dim))
-        self.actor = self.policy.actor
-        self.actor_target = self.policy.actor_target
-        self.critic = self.policy.critic
-        self.critic_target = self.policy.critic_target
+        self.actor = self.policy.network("actor")
+        self.actor_target = self.policy.network("actor_target")
+        self.critic = self.policy.network("critic")
+        self.critic_target = self.policy.network("critic_target")
 
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         self.policy.set_training_mode(True)
@@ -135,21 +132,25 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         actor_losses, critic_losses = [], []
         for _ in range(gradient_steps):
             self._n_updates += 1
-            data: SequenceSamples = self.replay_buffer.sample(batch_size)
-            # observations: o_0 .. o_W (W + 1 steps); transition t goes from o_t to o_{t+1}
+            samples: SequenceSamples = self.replay_buffer.sample(batch_size)
+            # burn-in steps only warm the core states (no gradient); data holds the trained steps
+            burn_in, data = samples.split_burn_in(self.burn_in)
+            # observations: o_0 .. o_L (L + 1 steps); transition t goes from o_t to o_{t+1}
             obs, mask = data.observations, data.mask
             n_valid = mask.sum().clamp(min=1.0)
 
             with th.no_grad():
-                next_actions = self.actor_target(obs)[0]
+                next_actions = self.actor_target(obs, self._warm_state(self.actor_target, burn_in))[0]
                 noise = (th.randn_like(next_actions) * self.target_policy_noise).clamp(
                     -self.target_noise_clip, self.target_noise_clip
                 )
                 next_actions = (next_actions + noise).clamp(-1.0, 1.0)
-                next_q = th.stack(self.critic_target(obs, next_actions)).min(dim=0).values[1:]
+                target_states = [self._warm_state(q_net, burn_in) for q_net in self.critic_target.q_networks]
+                next_q = th.stack(self.critic_target(obs, next_actions, target_states)).min(dim=0).values[1:]
                 target_q = data.rewards + (1.0 - data.terminated) * self.gamma * next_q
 
-            current_q = self.critic(obs[:-1], data.actions)
+            states = [self._warm_state(q_net, burn_in) for q_net in self.critic.q_networks]
+            current_q = self.critic(obs[:-1], data.actions, states)
             critic_loss = sum((((q - target_q) ** 2) * mask).sum() / n_valid for q in current_q)
             critic_losses.append(critic_loss.item())
             self.critic.optimizer.zero_grad()
@@ -157,7 +158,10 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             self.critic.optimizer.step()
 
             if self._n_updates % self.policy_delay == 0:
-                actor_q = self.critic.q1_forward(obs[:-1], self.actor(obs[:-1])[0])
+                # -Q1(h_t, pi(h_t)) over the valid steps, with the critic just updated
+                actions = self.actor(obs[:-1], self._warm_state(self.actor, burn_in))[0]
+                q1_state = self._warm_state(self.critic.q_networks[0], burn_in)
+                actor_q = self.critic.q1_forward(obs[:-1], actions, q1_state)
                 actor_loss = -(actor_q * mask).sum() / n_valid
                 actor_losses.append(actor_loss.item())
                 self.actor.optimizer.zero_grad()
