@@ -10,12 +10,14 @@ from typing import Any, ClassVar
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
 from sb3_spiking.snn.cores import make_core
 from sb3_spiking.snn.extra_state import ExtraStateMixin
 from sb3_spiking.snn.recurrent import SequenceState
+from sb3_spiking.validation import check_finite_observation
 
 
 class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPolicy):
@@ -53,6 +55,13 @@ class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPol
         if self.lstm_critic is not None:
             self.lstm_critic = self._make_spiking(self.lstm_critic)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def extract_features(  # type: ignore[override]
+        self, obs: PyTorchObs, features_extractor: BaseFeaturesExtractor | None = None
+    ) -> th.Tensor | tuple[th.Tensor, th.Tensor]:
+        """``ActorCriticPolicy.extract_features`` (used by predict, rollouts and training), refusing NaN / inf."""
+        check_finite_observation(obs)
+        return super().extract_features(obs, features_extractor)
 
     def _make_spiking(self, lstm: nn.LSTM) -> nn.Module:
         return make_core(self.cell, lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, **self.cell_kwargs)
