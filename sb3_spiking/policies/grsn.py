@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from sb3_spiking.snn.cores import make_core
@@ -56,12 +57,23 @@ class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPol
             self.lstm_critic = self._make_spiking(self.lstm_critic)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
-    def extract_features(  # type: ignore[override]
-        self, obs: PyTorchObs, features_extractor: BaseFeaturesExtractor | None = None
-    ) -> th.Tensor | tuple[th.Tensor, th.Tensor]:
-        """``ActorCriticPolicy.extract_features`` (used by predict, rollouts and training), refusing NaN / inf."""
+    def forward(
+        self, obs: th.Tensor, lstm_states: RNNStates, episode_starts: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, RNNStates]:
+        """``RecurrentActorCriticPolicy.forward`` (the rollouts' step), refusing NaN / inf observations."""
         check_finite_observation(obs)
-        return super().extract_features(obs, features_extractor)
+        return super().forward(obs, lstm_states, episode_starts, deterministic)
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """``RecurrentActorCriticPolicy.predict``, refusing NaN / inf observations."""
+        check_finite_observation(observation)
+        return super().predict(observation, state, episode_start, deterministic)
 
     def _make_spiking(self, lstm: nn.LSTM) -> nn.Module:
         return make_core(self.cell, lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, **self.cell_kwargs)
