@@ -20,6 +20,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from sb3_spiking.zoo import ALGOS
 
+CONFIG_KEYS = ("algo", "policy", "env_id", "normalize")
+
 
 def _algo_name(model: BaseAlgorithm) -> str:
     for name, cls in ALGOS.items():
@@ -130,7 +132,15 @@ def load_local(folder: str | Path, seed: int | None = None, device: str = "auto"
     :return: the model and its (normalised, non-training) evaluation env
     """
     folder = Path(folder)
-    config = yaml.safe_load((folder / "config.yml").read_text())
+    config_file = folder / "config.yml"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{str(folder)!r} is not an sb3-spiking agent folder: no config.yml")
+    config = yaml.safe_load(config_file.read_text())
+    missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or key not in config]
+    if missing:
+        raise ValueError(
+            f"{str(config_file)!r} lacks the keys {missing}; an agent's config.yml holds {list(CONFIG_KEYS)}"
+        )
     algo, env_id = config["algo"], config["env_id"]
     if algo not in ALGOS:
         raise ValueError(f"unknown algorithm {algo!r} in {folder / 'config.yml'}; allowed: {sorted(ALGOS)}")

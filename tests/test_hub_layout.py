@@ -47,3 +47,12 @@ def test_shipped_agent_reaches_recorded_return(folder: Path) -> None:
     mean, _ = evaluate_policy(model, env, n_eval_episodes=3, deterministic=True)
     tolerance = max(3 * results["std_reward"], 0.25 * abs(results["mean_reward"]))
     assert mean >= results["mean_reward"] - tolerance
+
+
+@pytest.mark.parametrize("content", ["", "algo: td3\n", "- td3\n"])
+def test_partial_or_empty_config_is_refused(tmp_path: Path, content: str) -> None:
+    (tmp_path / "config.yml").write_text(content)
+    with pytest.raises(ValueError, match=r"lacks the keys .*'env_id'"):
+        load_local(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no config\.yml"):
+        load_local(tmp_path / "elsewhere")

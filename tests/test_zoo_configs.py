@@ -117,3 +117,17 @@ def test_load_entry_errors_list_the_valid_choices(tmp_path: Path) -> None:
         load_entry("td3", "Pendulum-v1", tmp_path / "nope.yml")
     with pytest.raises(ValueError, match=r"cannot set 'gamma\.x'"):
         load_entry("td3", "Pendulum-v1", hyperparams={"gamma.x": 1})
+
+
+def test_load_entry_reads_plain_string_wrappers(tmp_path: Path) -> None:
+    conf = tmp_path / "dqn.yml"
+    conf.write_text(
+        "CartPole-v1:\n"
+        "  policy: CVTCPolicy\n"
+        "  n_timesteps: 100\n"
+        "  env_wrapper: gymnasium.wrappers.TimeAwareObservation\n"  # rl_zoo3's plain-string form
+        "  policy_kwargs: \"dict(hidden_sizes=[8], gains=[1.0, 1.0, 1.0, 1.0, 1.0])\"\n"
+    )
+    entry = load_entry("dqn", "CartPole-v1", conf)
+    env = entry.make_env(seed=0)
+    assert env.observation_space.shape == (5,)  # the wrapper appended the time step
