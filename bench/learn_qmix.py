@@ -62,7 +62,7 @@ def evaluate(model: QMIX, env: Any, n_episodes: int, seed: int) -> tuple[float, 
         obs, _ = env.reset(seed=seed + episode)
         state, total, start = None, 0.0, True
         while env.agents:
-            actions, state = model.predict(obs, state, episode_start=start)
+            actions, state = model.predict(obs, state, episode_start=start, agents=env.agents)
             obs, rewards, *_ = env.step(actions)
             total += sum(rewards.values())
             start = False
@@ -88,9 +88,9 @@ def random_return(config: dict[str, Any], n_episodes: int, seed: int) -> float:
 
 def energy_per_decision(model: QMIX, firing_rate: float) -> tuple[float, float, float]:
     """:return: MACs, synaptic operations and energy (pJ) of one agent decision"""
-    net, n_actions = model.agent_net, model._spec.n_actions
+    net, n_actions = model.agent_net, model.env_spec.n_actions
     fc, hidden = net.fc_in.out_features, net.hidden_dim
-    macs = model.input_dim * fc
+    macs = model.policy.input_dim * fc
     core_macs = {"gru": 3 * (fc * hidden + hidden * hidden), "grsn": 2 * fc * hidden, "lif": fc * hidden}
     macs += core_macs.get(model.agent, fc * hidden)
     sops = 0.0
