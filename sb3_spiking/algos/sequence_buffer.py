@@ -135,9 +135,9 @@ class _RunningEpisode:
         self.length += 1
 
     def _make_room(self) -> None:
-        """Move the data to the front when half the arrays are dropped steps, else double the arrays."""
+        """Double the arrays when the stored steps fill more than 3/4 of them, then move the data to the front."""
         capacity = len(self.actions)
-        if self.begin < capacity // 2:
+        if self.length > 3 * capacity // 4:
             for name in ("observations", "actions", "rewards", "terminated"):
                 old = getattr(self, name)
                 new = np.zeros((2 * capacity + (name == "observations"), *old.shape[1:]), dtype=np.float32)
