@@ -7,7 +7,7 @@ import pathlib
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
@@ -236,6 +236,9 @@ class QMIX(BaseAlgorithm):
             state = (*state[:-1], self.policy.one_hot(actions))
         return actions, state
 
+    def _explore(self, team_obs: TeamObs, state: PredictState | None, episode_start: bool) -> tuple:
+        return self._act(team_obs, state, np.array([episode_start]), self.exploration_rate)
+
     def _on_env_step(
         self,
         callback: BaseCallback,
@@ -303,16 +306,13 @@ class QMIX(BaseAlgorithm):
         self._update_exploration()
         callback.on_training_start(locals(), globals())
         runner = EpisodeRunner(self.env, self.env_spec)
-        act: Callable[..., tuple[np.ndarray, PredictState]] = lambda obs, state, start: self._act(  # noqa: E731
-            obs, state, np.array([start]), self.exploration_rate
-        )
         continue_training = True
         while continue_training and self.num_timesteps < total_timesteps:
             callback.on_rollout_start()
             assert self._last_obs is not None
             result = runner.run(
                 self._last_obs,  # type: ignore[arg-type]
-                act,
+                self._explore,
                 partial(self._on_env_step, callback),
                 total_timesteps - self.num_timesteps,
             )
