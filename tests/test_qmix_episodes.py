@@ -145,6 +145,8 @@ def test_predict_names_unknown_and_missing_agents() -> None:
         model.predict({"a": obs["a"], "B": obs["b"]})
     with pytest.raises(ValueError, match=r"no observation for the agents \['b'\]"):
         model.predict({"a": obs["a"]})
+    with pytest.raises(TypeError, match="observation must be a dict"):
+        model.predict(np.stack([obs["a"], obs["b"]]))
     actions, state = model.predict(obs)
     assert set(actions) == {"a", "b"}
     obs, *_ = env.step(actions)  # a leaves the episode; its final observation comes back once

@@ -14,7 +14,7 @@ from mpe2 import simple_spread_v3
 from stable_baselines3 import TD3
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.save_util import save_to_pkl
+from stable_baselines3.common.save_util import save_to_pkl, save_to_zip_file
 
 from sb3_spiking.callbacks import SurrogateScheduleCallback
 from sb3_spiking.marl import QMIX, QMIXPolicy, wrap_parallel_env
@@ -154,6 +154,9 @@ def test_foreign_files_name_their_algorithm(tmp_path: Any) -> None:
     TD3("MlpPolicy", "Pendulum-v1", learning_starts=0).save(tmp_path / "td3")
     with pytest.raises(ValueError, match=r"not saved by QMIX: it holds a TD3 model .*TD3Policy"):
         QMIX.load(tmp_path / "td3.zip")
+    save_to_zip_file(tmp_path / "old.zip", data={"agent": "grsn", "env_spec": {}}, params={})
+    with pytest.raises(ValueError, match="before QMIX became an SB3 algorithm"):
+        QMIX.load(tmp_path / "old.zip")
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a zip file"):
         QMIX.load(tmp_path / "junk.zip")

@@ -368,6 +368,8 @@ class QMIX(BaseAlgorithm):
         :param agents: the agents still in the episode (``env.agents``); None: all of them
         :return: the actions and the next state
         """
+        if not isinstance(observation, dict):
+            raise TypeError(f"observation must be a dict {{agent: observation}}, got {type(observation).__name__}")
         spec = self.env_spec
         epsilon = 0.0 if deterministic else self.exploration_rate
         team_keys = set(self.observation_space.spaces)
