@@ -102,3 +102,31 @@ def test_prev_action_reward_wrapper(env_id: str) -> None:
             terminal = infos[i]["terminal_observation"]
             np.testing.assert_array_equal(terminal[:n_obs], plain_infos[i]["terminal_observation"])
             np.testing.assert_allclose(terminal[n_obs:], np.append(encoded[i], rewards[i]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("env_id, steps", [("Pendulum-P-v0", 500), ("Pendulum-V-v0", 7), ("CartPole-V-v0", 3)])
+def test_gym_make_max_episode_steps_is_the_limit(env_id: str, steps: int) -> None:
+    env = gym.make(env_id, max_episode_steps=steps)
+    env.reset(seed=0)
+    for step in range(1, steps + 1):
+        action = np.zeros(1, dtype=np.float32) if env_id.startswith("Pendulum") else step % 2
+        _, _, terminated, truncated, _ = env.step(action)
+        assert not terminated
+        assert truncated == (step == steps)
+
+
+def test_make_pomdp_time_limit() -> None:
+    env = sb3_spiking.envs.make_pomdp("Pendulum-V-v0")
+    assert isinstance(env, gym.wrappers.TimeLimit) and env._max_episode_steps == 200
+    endless = sb3_spiking.envs.make_pomdp("Pendulum-V-v0", max_episode_steps=None)
+    endless.reset(seed=0)
+    assert not any(any(endless.step(np.zeros(1, dtype=np.float32))[2:4]) for _ in range(300))
+    with pytest.raises(ValueError, match="max_episode_steps must be >= 1"):
+        sb3_spiking.envs.make_pomdp("Pendulum-V-v0", max_episode_steps=0)
+
+
+def test_prev_action_reward_wraps_a_single_env() -> None:
+    venv = VecPrevActionReward(gym.make("Pendulum-P-v0"))
+    assert venv.num_envs == 1 and venv.observation_space.shape == (4,)
+    with pytest.raises(TypeError, match=r"VecEnv or a gym\.Env"):
+        VecPrevActionReward("Pendulum-P-v0")
