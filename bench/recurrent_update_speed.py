@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 import sb3_spiking
-from sb3_spiking.algos.recurrent_off_policy import make_core
+from sb3_spiking.snn.cores import make_core
 
 CORES = ("grsn", "lif", "gru")
 
