@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.evaluation import evaluate_policy
 
 import sb3_spiking
 from sb3_spiking.algos.sequence_buffer import SequenceReplayBuffer
@@ -302,3 +307,201 @@ def test_bad_arguments() -> None:
     assert isinstance(_dqn().get_env(), VecPrevActionReward)
     with pytest.raises(ValueError, match="VecPrevActionReward"):
         sb3_spiking.algos.recurrent_dqn.RecurrentDQNPolicy(spaces.Box(-1, 1, (2,)), spaces.Discrete(2), lambda _: 1e-3)
+
+
+# ---------------------------------------------------------------- actor loss, policy delay, burn-in
+
+
+def test_td3_actor_loss_matches_per_step_reference() -> None:
+    model = _td3("grsn", burn_in=2, policy_delay=1)
+    model.learn(40)
+    data = model.replay_buffer.sample(3)
+    model.replay_buffer.sample = lambda *_args, **_kwargs: data
+    actor = copy.deepcopy(model.actor)  # the actor loss is taken before the actor step
+    model.train(1, 3)
+    q1 = model.critic.q_networks[0]  # after the critic step; the actor step leaves it unchanged
+    with th.no_grad():
+        num = 0.0
+        for b in range(3):
+            # the window starts with the burn-in steps, from a zero state: carry the states through all steps
+            actor_state = critic_state = None
+            for t in range(data.actions.shape[0]):
+                o = data.observations[t : t + 1, b : b + 1]
+                action, actor_state = actor(o, actor_state)
+                features, critic_state = q1.forward_core(o, critic_state)
+                num += float(data.mask[t, b]) * float(q1.forward_head(features, action)[0, 0, 0])
+    expected = -num / float(data.mask.sum())
+    assert model.logger.name_to_value["train/actor_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_td3_policy_delay() -> None:
+    model = _td3("gru", policy_delay=3)
+    model.learn(31)
+    model._n_updates = 0
+    nets = {name: getattr(model, name) for name in ("critic", "actor", "critic_target", "actor_target")}
+    changed: dict[str, list[int]] = {name: [] for name in nets}
+    for update in range(1, 8):
+        before = {name: [p.detach().clone() for p in net.parameters()] for name, net in nets.items()}
+        model.train(1, 4)
+        for name, net in nets.items():
+            if any(not th.equal(a, p) for a, p in zip(before[name], net.parameters(), strict=True)):
+                changed[name].append(update)
+    assert changed["critic"] == [1, 2, 3, 4, 5, 6, 7]
+    assert changed["actor"] == changed["actor_target"] == changed["critic_target"] == [3, 6]
+
+
+def test_dqn_burn_in_steps_carry_no_gradient() -> None:
+    burn_in, seq_len, gamma = 3, 6, 0.8
+    model = _dqn("gru", burn_in=burn_in, gamma=gamma, max_grad_norm=1e9)
+    model.learn(40)
+    assert len(model.replay_buffer.episodes[0].rewards) > 4
+    samples = model.replay_buffer._get_samples(np.array([0, 1, 4, model.replay_buffer.size() - 1]))
+    k = samples.burn_in_steps.tolist()
+    assert k[:3] == [0, 1, 3]  # no, some and all burn-in steps
+    obs = samples.observations.clone().requires_grad_(True)
+    data = samples._replace(observations=obs)
+    model.replay_buffer.sample = lambda *_args, **_kwargs: data
+    q_net, q_target = copy.deepcopy(model.q_net), copy.deepcopy(model.q_net_target)
+    model.train(1, 4)
+
+    # reference: per sequence, the burn-in steps run without gradient, then the trained steps with it
+    losses, weights = [], []
+    x = samples.observations
+    for b in range(4):
+        state = target_state = None
+        with th.no_grad():
+            for t in range(k[b]):
+                _, state = q_net(x[t : t + 1, b : b + 1], state)
+                _, target_state = q_target(x[t : t + 1, b : b + 1], target_state)
+        q_seq, target_seq = [], []
+        for t in range(k[b], k[b] + seq_len + 1):
+            q, state = q_net(x[t : t + 1, b : b + 1], state)
+            with th.no_grad():
+                qt, target_state = q_target(x[t : t + 1, b : b + 1], target_state)
+            q_seq.append(q[0, 0])
+            target_seq.append(qt[0, 0])
+        for j in range(seq_len):
+            t = k[b] + j
+            y = (
+                samples.rewards[t, b]
+                + gamma * (1 - samples.terminated[t, b]) * target_seq[j + 1][q_seq[j + 1].argmax()]
+            )
+            diff = q_seq[j][int(samples.actions[t, b, 0])] - y.detach()
+            losses.append(th.where(diff.abs() < 1, 0.5 * diff**2, diff.abs() - 0.5))
+            weights.append(float(samples.mask[t, b]))
+    loss = sum(w * term for w, term in zip(weights, losses, strict=True)) / sum(weights)
+    loss.backward()
+    assert model.logger.name_to_value["train/loss"] == pytest.approx(loss.item(), rel=1e-5)
+    for name, p in q_net.named_parameters():
+        np.testing.assert_allclose(model.q_net.get_parameter(name).grad, p.grad, rtol=1e-4, atol=1e-7, err_msg=name)
+    # no gradient reaches the burn-in inputs, the trained ones get some
+    for b in range(4):
+        assert not obs.grad[: k[b], b].any()
+        assert obs.grad[k[b], b].abs().sum() > 0
+
+
+# ---------------------------------------------------------------- plain envs, bad inputs
+
+
+def _reference_returns(model, env_id: str, seed: int, n_episodes: int, max_steps: int) -> list[float]:
+    """Episodes of ``model`` on a plain env, building [o_t, a_(t-1) in [-1, 1], r_(t-1)] here."""
+    env = gym.make(env_id, max_episode_steps=max_steps)
+    env.reset(seed=seed)
+    returns = []
+    for _ in range(n_episodes):
+        obs, _ = env.reset()
+        prev, state, start, total, done = np.zeros(2, dtype=np.float32), None, True, 0.0, False
+        while not done:
+            x = np.concatenate([obs, prev]).astype(np.float32)[None]
+            action, state = model.predict(x, state, episode_start=np.array([start]))
+            obs, reward, terminated, truncated, _ = env.step(action[0])
+            prev = np.array([action[0, 0] / 2.0, reward], dtype=np.float32)  # Pendulum actions lie in [-2, 2]
+            start, total, done = False, total + reward, terminated or truncated
+        returns.append(total)
+    return returns
+
+
+def test_evaluate_policy_and_eval_callback_on_a_plain_env() -> None:
+    model = _td3("grsn")  # learning_starts=30: the policy does not change during learn(10)
+    expected = _reference_returns(model, "Pendulum-P-v0", seed=4, n_episodes=2, max_steps=15)
+    eval_env = gym.make("Pendulum-P-v0", max_episode_steps=15)
+    eval_env.reset(seed=4)
+    callback = EvalCallback(eval_env, n_eval_episodes=2, eval_freq=10, warn=False)
+    model.learn(10, callback=callback)  # the callback's env gets VecPrevActionReward from the algorithm
+    assert callback.last_mean_reward == pytest.approx(np.mean(expected), rel=1e-5)
+
+    env = gym.make("Pendulum-P-v0", max_episode_steps=15)
+    env.reset(seed=4)
+    returns, _ = evaluate_policy(model, VecPrevActionReward(env), 2, return_episode_rewards=True, warn=False)
+    np.testing.assert_allclose(returns, expected, rtol=1e-5)
+    # a plain env alone cannot work (predict never sees the rewards): the error names the wrapper
+    with pytest.raises(ValueError, match=r"shape \(1, 2\), o_t alone: the env lacks .*VecPrevActionReward"):
+        evaluate_policy(model, gym.make("Pendulum-P-v0"), 1, warn=False)
+    # set_env and load(env=...) add the wrapper to a plain env
+    model.set_env(gym.make("Pendulum-P-v0"))
+    assert isinstance(model.get_env(), VecPrevActionReward)
+
+
+class _Poison(gym.ObservationWrapper):
+    """Observation entry 1 becomes inf from the 6th step on."""
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        self.steps = 0
+        return super().reset(**kwargs)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        self.steps += 1
+        return np.array([observation[0], np.inf]) if self.steps > 6 else observation
+
+
+def test_non_finite_observations_are_refused() -> None:
+    model = _dqn("grsn")
+    obs = np.zeros((2, model.observation_space.shape[0]), dtype=np.float32)
+    obs[1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"nan at index \(1, 3\)"):
+        model.predict(obs)
+    poisoned = sb3_spiking.RecurrentTD3("GRSNPolicy", _Poison(gym.make("Pendulum-P-v0")), **SMALL)
+    with pytest.raises(ValueError, match=r"inf at index \(0, 1\)"):
+        poisoned.learn(20)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(seq_len=0), ValueError, "seq_len must be >= 1"),
+        (dict(burn_in=-1), ValueError, "burn_in must be >= 0"),
+        (dict(burn_in=1.5), TypeError, "burn_in must be an int"),
+        (dict(policy_delay=0), ValueError, "policy_delay must be >= 1"),
+        (dict(target_policy_noise=-0.1), ValueError, "target_policy_noise must be in"),
+        (dict(tau=1.5), ValueError, r"tau must be in \[0.0, 1.0\]"),
+        (dict(gamma="0.9"), TypeError, "gamma must be a real number"),
+        (dict(train_freq=0), ValueError, "train_freq must be >= 1"),
+        (dict(train_freq=(1, "month")), ValueError, "unknown train_freq unit 'month'"),
+        (dict(gradient_steps=-2), ValueError, "gradient_steps must be >= -1"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate must be in"),
+        (dict(policy_kwargs=dict(hidden_size=0)), ValueError, "hidden_size must be >= 1"),
+        (dict(policy_kwargs=dict(net_arch="64")), TypeError, "net_arch must be a list of positive ints"),
+        (dict(policy_kwargs=dict(embed_dims=(32, 8))), ValueError, "embed_dims must hold 3 sizes"),
+        (dict(policy_kwargs=dict(embed_dims=(32, 0, 8))), ValueError, r"embed_dims\[1\] must be a positive int"),
+        (dict(policy_kwargs=dict(core_kwargs=[1])), TypeError, "core_kwargs must be a dict"),
+        (dict(policy_kwargs=dict(n_critics=0)), ValueError, "n_critics must be >= 1"),
+    ],
+)
+def test_td3_argument_errors_name_the_argument(kwargs: dict, error: type, match: str) -> None:
+    args = dict(learning_starts=30, seq_len=6, batch_size=4, buffer_size=1000) | kwargs
+    with pytest.raises(error, match=match):
+        sb3_spiking.RecurrentTD3("GRSNPolicy", "Pendulum-P-v0", **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(exploration_fraction=1.5), "exploration_fraction must be in"),
+        (dict(exploration_final_eps=-0.1), "exploration_final_eps must be in"),
+        (dict(max_grad_norm=0.0), "max_grad_norm must be in"),
+        (dict(batch_size=0), "batch_size must be >= 1"),
+    ],
+)
+def test_dqn_argument_errors_name_the_argument(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        sb3_spiking.RecurrentDQN("GRSNPolicy", "CartPole-V-v0", **kwargs)
