@@ -6,8 +6,9 @@ Speed of the spiking networks next to their non-spiking counterparts (spec 08), 
    implementation of the seed's equations written below (the loop of the original code);
 2. profile: multiply-accumulates of the Pop-SAN and MLP actors, the rate each achieves, and the top operators;
 3. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
-   peak RSS is its own): TD3 SpikingPopPolicy vs MlpPolicy on HalfCheetah-v5, DQN CVTCPolicy vs MlpPolicy on
-   CartPole-v1, RecurrentTD3 GRSN vs GRU core on Pendulum-P-v0, QMIX GRSN vs GRU on simple_spread.
+   peak RSS is its own: ``common.run_grid`` with one run at a time): TD3 SpikingPopPolicy vs MlpPolicy on
+   HalfCheetah-v5, DQN CVTCPolicy vs MlpPolicy on CartPole-v1, RecurrentTD3 GRSN vs GRU core on Pendulum-P-v0, QMIX
+   GRSN vs GRU on simple_spread.
 
     python bench/speed.py --threads 2 [--sections kernel profile td3 dqn rtd3 qmix] [--device cuda] [--reps 3]
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import run_grid
 from torch import Tensor, nn
 
 OBS, ACT, POP, SPIKE_TS, HIDDEN = 17, 6, 10, 5, (256, 256)
@@ -224,6 +226,8 @@ def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int
 
         policy, _, hidden = variant.removesuffix("+compile").partition("[")
         kwargs = dict(hidden_sizes=[int(hidden.rstrip("]"))]) if hidden else {}
+        if policy == "CVTCPolicy":  # CartPole's velocities are unbounded: the encoder gains of zoo_configs/dqn.yml
+            kwargs["gains"] = [4.0, 2.0, 20.0, 2.0]
         if variant.endswith("+compile"):
             kwargs["compile_network"] = True
         model = DQN(
@@ -272,14 +276,13 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _throughput_run(section: str, variant: str, device: str, threads: int, queue: mp.Queue) -> None:
-    torch.set_num_threads(threads)
+def _throughput_run(section: str, variant: str, device: str) -> dict[str, float]:
+    """One throughput run (in its own process, see :func:`common.run_grid`): env steps/s after the warm-up."""
     model, warmup, measured = _build(section, variant, device, seed=0)
     model.learn(warmup)
     start = time.perf_counter()
     model.learn(measured, reset_num_timesteps=False)
-    rate = measured / (time.perf_counter() - start)
-    queue.put((rate, _peak_rss_mib()))
+    return {"rate": measured / (time.perf_counter() - start), "peak_rss_mib": _peak_rss_mib()}
 
 
 SECTIONS = {
@@ -293,20 +296,13 @@ SECTIONS = {
 def throughput_table(section: str, device: str, threads: int, reps: int, compiled: bool) -> None:
     title, variants = SECTIONS[section]
     variants = tuple(v for v in variants if compiled or not v.endswith("+compile"))
-    ctx = mp.get_context("spawn")
-    rates: dict[str, list[float]] = {v: [] for v in variants}
-    peaks: dict[str, list[float]] = {v: [] for v in variants}
-    for _ in range(reps):
-        for variant in variants:
-            queue = ctx.Queue()
-            proc = ctx.Process(target=_throughput_run, args=(section, variant, device, threads, queue))
-            proc.start()
-            proc.join()
-            if proc.exitcode != 0:
-                raise RuntimeError(f"{section} run of {variant} failed (exit code {proc.exitcode})")
-            rate, peak = queue.get()
-            rates[variant].append(rate)
-            peaks[variant].append(peak)
+    jobs = [dict(section=section, variant=v, device=device) for _ in range(reps) for v in variants]
+    records = run_grid(jobs, _throughput_run, n_jobs=1, threads=threads)
+    failed = [r for r in records if "error" in r]
+    if failed:
+        raise RuntimeError(f"{section} runs failed: {[(r['job']['variant'], r['error']) for r in failed]}")
+    rates = {v: [r["rate"] for r in records if r["job"]["variant"] == v] for v in variants}
+    peaks = {v: [r["peak_rss_mib"] for r in records if r["job"]["variant"] == v] for v in variants}
     base = statistics.median(rates[variants[0]])
     print(f"\n### {title} ({device}, {threads} thread(s), median of {reps} alternating runs)\n")
     print("| variant | env steps/s | ratio | peak RSS (MiB) |")
