@@ -165,16 +165,17 @@ def evaluate(model: Any, env: Any, n_eval_episodes: int, deterministic: bool = T
     :param env: evaluation env, wrapped as the model's training env (``model._wrap_env``)
     :param n_eval_episodes: episodes
     :param deterministic: greedy / deterministic actions
-    :return: ``mean_return``, ``std_return`` and ``spike_rate`` (mean over the cores' forwards, ``None`` without
-        spiking recurrent cores)
+    :return: ``mean_return``, ``std_return``, ``mean_length`` (episode steps) and ``spike_rate`` (mean over the
+        cores' forwards, ``None`` without spiking recurrent cores)
     """
     if model.get_vec_normalize_env() is not None:
         sync_envs_normalization(model.get_env(), env)
     with spike_rates(model) as rates:
-        returns, _ = evaluate_policy(model, env, n_eval_episodes, deterministic, return_episode_rewards=True)
+        returns, lengths = evaluate_policy(model, env, n_eval_episodes, deterministic, return_episode_rewards=True)
     return {
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
+        "mean_length": float(np.mean(lengths)),
         "spike_rate": float(np.mean(rates)) if rates else None,
     }
 

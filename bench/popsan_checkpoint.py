@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import evaluate
 
 from sb3_spiking.policies.popsan import load_popsan_checkpoint
 
@@ -30,12 +31,10 @@ def main() -> None:
     )
     returns = []
     for seed in range(args.episodes):
-        venv.seed(seed)
-        obs, total, done, steps = venv.reset(), 0.0, False, 0
+        venv.seed(seed)  # the seed of the episode that evaluate() starts with a reset
         start = time.perf_counter()
-        while not done:
-            obs, reward, dones, _ = venv.step(model.predict(obs, deterministic=True)[0])
-            total, done, steps = total + float(reward[0]), bool(dones[0]), steps + 1
+        result = evaluate(model, venv, 1)
+        total, steps = result["mean_return"], int(result["mean_length"])
         returns.append(total)
         rate = steps / (time.perf_counter() - start)
         print(f"seed {seed}: return {total:.1f} over {steps} steps, {rate:.0f} env steps/s")
