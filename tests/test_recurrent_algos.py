@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from rl_zoo3.utils import create_test_env
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -403,13 +404,20 @@ def test_dqn_burn_in_steps_carry_no_gradient() -> None:
 # ---------------------------------------------------------------- plain envs, bad inputs
 
 
-def _reference_returns(model, env_id: str, seed: int, n_episodes: int, max_steps: int) -> list[float]:
-    """Episodes of ``model`` on a plain env, building [o_t, a_(t-1) in [-1, 1], r_(t-1)] here."""
+def _reference_returns(
+    model, env_id: str, seed: int, n_episodes: int, max_steps: int, seeded_first: bool = False
+) -> list[float]:
+    """
+    Episodes of ``model`` on a plain env, building [o_t, a_(t-1) in [-1, 1], r_(t-1)] here.
+
+    :param seeded_first: the first episode starts from ``reset(seed=seed)`` (else from the reset after it)
+    """
     env = gym.make(env_id, max_episode_steps=max_steps)
-    env.reset(seed=seed)
+    if not seeded_first:
+        env.reset(seed=seed)
     returns = []
-    for _ in range(n_episodes):
-        obs, _ = env.reset()
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed if seeded_first and i == 0 else None)
         prev, state, start, total, done = np.zeros(2, dtype=np.float32), None, True, 0.0, False
         while not done:
             x = np.concatenate([obs, prev]).astype(np.float32)[None]
@@ -440,6 +448,22 @@ def test_evaluate_policy_and_eval_callback_on_a_plain_env() -> None:
     # set_env and load(env=...) add the wrapper to a plain env
     model.set_env(gym.make("Pendulum-P-v0"))
     assert isinstance(model.get_env(), VecPrevActionReward)
+
+
+def test_rl_zoo3_enjoy_env_with_vec_env_wrapper() -> None:
+    """``rl_zoo3 enjoy`` builds its env with create_test_env from the config, ``vec_env_wrapper`` included."""
+    model = _td3("grsn")
+    hyperparams = {"vec_env_wrapper": "sb3_spiking.envs.VecPrevActionReward"}
+    env = create_test_env(
+        "Pendulum-P-v0", seed=3, should_render=False, hyperparams=hyperparams, env_kwargs=dict(max_episode_steps=15)
+    )
+    obs, state, episode_start, total, done = env.reset(), None, np.array([True]), 0.0, False
+    while not done:  # enjoy's loop
+        action, state = model.predict(obs, state, episode_start=episode_start, deterministic=True)
+        obs, reward, dones, _ = env.step(action)
+        episode_start, total, done = dones, total + float(reward[0]), bool(dones[0])
+    expected = _reference_returns(model, "Pendulum-P-v0", seed=3, n_episodes=1, max_steps=15, seeded_first=True)
+    assert total == pytest.approx(expected[0], rel=1e-5)
 
 
 class _Poison(gym.ObservationWrapper):
