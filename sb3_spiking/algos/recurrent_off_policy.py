@@ -211,14 +211,19 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         self.core_kwargs = dict(core_kwargs or {})
 
     def __getattr__(self, name: str) -> Any:
-        # SB3's TD3 / DDPG / SAC / DQN read their networks from the policy under these names (``_create_aliases``,
-        # also when they load a file): refuse them here, with the algorithm to use. Our algorithms use network().
+        """
+        Submodules as attributes, except the names under which SB3's TD3 / DDPG / SAC / DQN read their networks
+        (``_create_aliases``, also when they load a file): the target networks, and the networks this policy lacks.
+        Those raise a ``TypeError`` naming the algorithm to use; our algorithms use :meth:`network`.
+
+        :param name: attribute name
+        """
         if name in _SB3_TARGET_NAMES or (name in _SB3_NETWORK_NAMES and name not in self.__dict__.get("_modules", {})):
             raise TypeError(
-                f"{type(self).__name__} is a recurrent policy of sb3_spiking.{self.algorithm_name}, whose networks run "
-                f"on sequences and keep their target networks themselves; another algorithm asked it for {name!r}. "
-                f"Use sb3_spiking.{self.algorithm_name} with it: a model saved by {self.algorithm_name} loads with "
-                f"sb3_spiking.{self.algorithm_name}.load, not with TD3 / DDPG / SAC / DQN.load"
+                f"{type(self).__name__} is the recurrent policy of sb3_spiking.{self.algorithm_name} (networks run on "
+                f"sequences of [o_t, a_(t-1), r_(t-1)]); another algorithm asked it for {name!r}, as SB3's TD3, "
+                f"DDPG, SAC and DQN do when built with it or loading its file. Use sb3_spiking.{self.algorithm_name}: "
+                f"load a model saved by {self.algorithm_name} with sb3_spiking.{self.algorithm_name}.load"
             )
         return super().__getattr__(name)
 
@@ -405,7 +410,12 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         )
         if not (isinstance(self.policy_class, type) and issubclass(self.policy_class, self.policy_base)):
             made_by = _algorithms_using(self.policy_class)
-            origin = f", the policy of {made_by}: a model saved by {made_by} loads with its .load" if made_by else ""
+            origin = (
+                f", the policy of {' / '.join(made_by)}: load a model saved by "
+                f"{' / '.join(made_by)} with {' / '.join(name + '.load' for name in made_by)}"
+                if made_by
+                else ""
+            )
             raise TypeError(
                 f"{type(self).__name__} needs a {_class_name(self.policy_base)} (e.g. 'GRSNPolicy'), "
                 f"got {_class_name(self.policy_class)}{origin}"
@@ -555,18 +565,18 @@ def _class_name(cls: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}" if isinstance(cls, type) else repr(cls)
 
 
-def _algorithms_using(policy_class: Any) -> str:
+def _algorithms_using(policy_class: Any) -> list[str]:
     """
     :param policy_class: a policy class (e.g. from a saved model)
-    :return: the algorithms it belongs to, e.g. ``"TD3 / DDPG"``, ``""`` when unknown
+    :return: the algorithms it belongs to, e.g. ``["DDPG", "TD3"]``, none when unknown
     """
     if not isinstance(policy_class, type):
-        return ""
+        return []
     if issubclass(policy_class, RecurrentOffPolicyPolicy):
-        return f"sb3_spiking.{policy_class.algorithm_name}"
+        return [f"sb3_spiking.{policy_class.algorithm_name}"]
     names = [algo.__name__ for algo in _KNOWN_ALGORITHMS if policy_class in algo.policy_aliases.values()]
     if not names:
         names = [
             algo.__name__ for algo in _KNOWN_ALGORITHMS if issubclass(policy_class, tuple(algo.policy_aliases.values()))
         ]
-    return " / ".join(names)
+    return names
