@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mpe2 import simple_spread_v3
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DQN, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -61,6 +62,10 @@ def _q_grad_recurrent_dqn(model: BaseAlgorithm) -> torch.Tensor:
     return model.policy.q_net(_recurrent_obs(model))[0]
 
 
+def _q_grad_qmix(model: BaseAlgorithm) -> torch.Tensor:
+    return model.policy.agent_net(_inputs(6 * 4, model.policy.input_dim, scale=2.0).reshape(6, 4, -1))[0]
+
+
 CASES: dict[str, tuple[Callable[[], BaseAlgorithm], Callable[[BaseAlgorithm], torch.Tensor]]] = {
     "td3": (lambda: TD3("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=dict(POP), seed=0), _actor_grad_td3),
     "sac": (lambda: SAC("SpikingPopPolicy", "Pendulum-v1", policy_kwargs=dict(POP), seed=0), _actor_grad_sac),
@@ -75,6 +80,12 @@ CASES: dict[str, tuple[Callable[[], BaseAlgorithm], Callable[[BaseAlgorithm], to
     "recurrent_dqn": (
         lambda: sb3_spiking.RecurrentDQN("GRSNPolicy", "CartPole-V-v0", policy_kwargs=dict(RECURRENT), **SMALL_REPLAY),
         _q_grad_recurrent_dqn,
+    ),
+    "qmix": (
+        lambda: sb3_spiking.marl.QMIX(
+            "grsn", simple_spread_v3.parallel_env(N=2, max_cycles=5), agent_kwargs={"hidden_dim": 16}, seed=0
+        ),
+        _q_grad_qmix,
     ),
 }
 

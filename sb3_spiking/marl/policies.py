@@ -15,11 +15,12 @@ from torch.nn import functional as F
 
 from sb3_spiking.marl.agents import RecurrentAgent
 from sb3_spiking.marl.mixer import QMixer
+from sb3_spiking.snn.extra_state import ExtraStateMixin
 
 PredictState = tuple[np.ndarray, ...]
 
 
-class QMIXPolicy(BasePolicy):
+class QMIXPolicy(ExtraStateMixin, BasePolicy):
     """
     Decentralised agents sharing one :class:`~sb3_spiking.marl.agents.RecurrentAgent` (agents are rows of
     the batch), a :class:`~sb3_spiking.marl.mixer.QMixer` on the global state, and target copies of both
