@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 import rl_zoo3
-from common import OUT, EvalCurve, evaluate, flatten, read_jsonl, run_grid
+from common import OUT, flatten, read_jsonl, run_grid
+from evaluation import EvalCurve, evaluate
 
 from sb3_spiking.zoo import load_entry
 

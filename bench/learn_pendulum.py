@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import OUT, EvalCurve, read_jsonl, run_grid
+from common import OUT, read_jsonl, run_grid
+from evaluation import EvalCurve
 
 from sb3_spiking.zoo import load_entry
 

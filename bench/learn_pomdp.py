@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import OUT, EvalCurve, read_jsonl, run_grid
+from common import OUT, read_jsonl, run_grid
+from evaluation import EvalCurve
 from stable_baselines3 import DQN, PPO, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import evaluate
+from evaluation import evaluate
 
 from sb3_spiking.policies.popsan import load_popsan_checkpoint
 
