@@ -40,10 +40,13 @@ def test_learn_save_load_predict(algo: type[DQN], tmp_path: Path) -> None:
     model.save(tmp_path / "model")
     loaded = algo.load(tmp_path / "model")
     assert isinstance(loaded.policy, CVTCPolicy)
-    assert loaded.policy.q_net.hidden_sizes == [8]
+    assert [layer.out_features for layer in loaded.policy.q_net.layers] == [8, 2]
     assert loaded.policy.q_net.layers[0].beta == 2e-3
-    assert loaded.policy.encoder_kwargs == model.policy.encoder_kwargs
-    assert (loaded.policy.init, loaded.policy.init_mean, loaded.policy.q_sign) == ("normal", 3.0, 1)
+    assert loaded.policy.config == model.policy.config
+    config = loaded.policy.config
+    assert (config.init, config.init_mean, config.q_sign) == ("normal", 3.0, 1)
+    saved = loaded.policy._get_constructor_parameters()
+    assert saved["gains"] == (20.0, 2.0, 20.0, 2.0) and saved["hidden_sizes"] == (8,) and saved["beta"] == 2e-3
     obs = np.stack([model.observation_space.sample() * 0.1 for _ in range(32)])
     np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     with torch.no_grad():
@@ -112,7 +115,7 @@ def test_inference_mode_switch_and_report() -> None:
             ref = CVTCLayer(layer.in_features, layer.out_features, beta=beta)
             ref.weight.data.copy_(layer.weight.data)
             z = ref(z)
-        return policy.q_net.q_sign * z
+        return policy.config.q_sign * z
 
     with torch.no_grad():
         q_cvtc = policy.q_net(obs_t)
@@ -161,7 +164,8 @@ def test_default_gains_from_observation_bounds() -> None:
     model = DQN("CVTCPolicy", "MountainCar-v0", policy_kwargs=dict(q_sign=-1))
     low, high = model.observation_space.low, model.observation_space.high
     expected = [0.9 * 9.5 / max(abs(lo), abs(hi)) for lo, hi in zip(low, high, strict=True)]
-    np.testing.assert_allclose(model.policy.encoder_kwargs["gains"], expected, rtol=1e-6)
+    np.testing.assert_allclose(model.policy.config.gains, expected, rtol=1e-6)
+    torch.testing.assert_close(model.q_net.encoder.gains, torch.tensor(expected, dtype=torch.float32))
     assert (model.q_net(torch.as_tensor(low[None])) <= -1.0).all()  # q_sign = -1: Q = -z <= -1
 
 
@@ -195,12 +199,13 @@ def test_reward_shift_moves_discounted_return_by_constant() -> None:
 
 def test_normal_init_sets_summed_weights() -> None:
     torch.manual_seed(0)
-    model = DQN("CVTCPolicy", "CartPole-v1", policy_kwargs=dict(hidden_sizes=[64], init="normal", init_mean=3.0))
+    model = DQN("CVTCPolicy", "CartPole-v1", policy_kwargs=dict(hidden_sizes=[64], obs_range=3.0))  # default init
     weight = model.q_net.layers[0].weight  # 80 x 64 weights: sampling error of the mean ~2 %
     assert weight.mean().item() == pytest.approx(3.0 / 80, rel=0.1)
     assert weight.std().item() == pytest.approx(5.0 / 80, rel=0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("g++") is None and shutil.which("c++") is None, reason="torch.compile needs a C++ compiler"
 )

@@ -154,8 +154,21 @@ class GaussianPopulationEncoder(nn.Module):
     @property
     def min_z(self) -> float:
         """Earliest spike time (z-domain) the encoder can produce."""
-        peak = self.height / (self.sigma * math.sqrt(2 * math.pi))
-        return self.z_max - (peak if self.cap is None else min(peak, self.cap))
+        return self.earliest_z(self.z_max, self.height, self.sigma, self.cap)
+
+    @staticmethod
+    def earliest_z(z_max: float, height: float, sigma: float, cap: float | None) -> float:
+        """
+        Earliest spike time (z-domain) of an encoder with these settings, ``z_max - min(peak, cap)`` (Eq. 14).
+
+        :param z_max: spike time far from the value
+        :param height: scale of the Gaussian
+        :param sigma: standard deviation of the Gaussian
+        :param cap: upper limit of ``height * NormalPDF`` or ``None``
+        :return: the earliest ``z``
+        """
+        peak = height / (sigma * math.sqrt(2 * math.pi))
+        return z_max - (peak if cap is None else min(peak, cap))
 
     @staticmethod
     def gains_from_bounds(low: Sequence[float], high: Sequence[float], n_neurons: int = 20) -> list[float]:
