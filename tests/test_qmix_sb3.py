@@ -61,6 +61,16 @@ NON_DEFAULT = dict(
 )
 
 
+def _assert_same_state(state: dict[str, Any], other: dict[str, Any]) -> None:
+    """Equal tensors, and equal extra state (the surrogates' parameters)."""
+    assert state.keys() == other.keys()
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, other[key]), key
+        else:
+            assert value == other[key], key
+
+
 def test_every_constructor_argument_survives_save_load(tmp_path: Any) -> None:
     parameters = inspect.signature(QMIX.__init__).parameters
     assert set(NON_DEFAULT) == set(parameters) - {"self", "env", "device", "_init_setup_model"}
@@ -82,8 +92,7 @@ def test_every_constructor_argument_survives_save_load(tmp_path: Any) -> None:
     assert policy.agent_net.num_layers == 2 and policy.agent_net.hidden_dim == 5
     assert [cell.threshold for cell in policy.agent_net.core.cells] == [0.7, 0.7]
     assert loaded.num_timesteps == 20 and loaded._episode_num == 4 and loaded._n_updates == 2
-    for key, tensor in model.policy.state_dict().items():
-        assert torch.equal(tensor, loaded.policy.state_dict()[key]), key
+    _assert_same_state(model.policy.state_dict(), loaded.policy.state_dict())
 
 
 def test_get_and_set_parameters_come_from_sb3() -> None:
@@ -139,8 +148,7 @@ def test_resume_from_model_and_replay_buffer_loses_nothing(tmp_path: Any) -> Non
     assert model.num_timesteps == resumed.num_timesteps == 35
     assert [len(ep.actions) for ep in resumed.replay_buffer.episodes] == [5, 2, 5, 5, 3, 5]  # wrapped at 6
     _equal_buffers(model.replay_buffer, resumed.replay_buffer)
-    for key, tensor in model.policy.state_dict().items():
-        assert torch.equal(tensor, resumed.policy.state_dict()[key]), key
+    _assert_same_state(model.policy.state_dict(), resumed.policy.state_dict())
 
 
 def test_load_replay_buffer_refuses_other_pickles(tmp_path: Any) -> None:
