@@ -20,6 +20,7 @@ Steps/s leave the evaluations out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from common import OUT, read_jsonl, run_grid
 from evaluation import EvalCurve
 from stable_baselines3 import DQN, PPO, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
 
 import sb3_spiking  # noqa: F401  (registers the POMDP envs)
 from sb3_spiking.zoo import ZooEntry, load_entry, parse_literal
@@ -56,28 +58,32 @@ def zoo_algo(env_id: str, algo: str) -> str:
     return "recurrent_td3" if env_id.startswith("Pendulum") else "recurrent_dqn"
 
 
-def build(entry: ZooEntry, core: str, seed: int, core_kwargs: dict[str, Any] | None) -> BaseAlgorithm:
-    """:return: the model of one run: the zoo entry with the core (or policy) of ``core``"""
+def build(entry: ZooEntry, core: str, seed: int, core_kwargs: dict[str, Any] | None) -> tuple[BaseAlgorithm, VecEnv]:
+    """:return: the model of one run (the zoo entry with the core or policy of ``core``) and its evaluation env"""
+    if core == "mlp" and entry.algo != "recurrentppo":  # the current observation only: no [a_(t-1), r_(t-1)] inputs
+        entry = dataclasses.replace(entry, vec_env_wrapper=None)
     env = entry.make_env(seed=seed)
     policy_kwargs = dict(entry.kwargs["policy_kwargs"])
-    if entry.algo == "recurrentppo":
-        if core == "mlp":
-            policy_kwargs = {key: policy_kwargs[key] for key in ("ortho_init", "net_arch", "activation_fn")}
-            return PPO(env=env, **{**entry.kwargs, "policy": "MlpPolicy", "policy_kwargs": policy_kwargs}, seed=seed)
+    if entry.algo == "recurrentppo" and core == "mlp":
+        policy_kwargs = {key: policy_kwargs[key] for key in ("ortho_init", "net_arch", "activation_fn")}
+        model = PPO(env=env, **{**entry.kwargs, "policy": "MlpPolicy", "policy_kwargs": policy_kwargs}, seed=seed)
+    elif entry.algo == "recurrentppo":
         if core_kwargs:
             policy_kwargs["cell_kwargs"] = core_kwargs
-        return entry.make_model(env, policy=PPO_POLICIES[core], policy_kwargs=policy_kwargs, seed=seed)
-    if core == "mlp":  # SB3's TD3 / DQN on the current observation only
+        model = entry.make_model(env, policy=PPO_POLICIES[core], policy_kwargs=policy_kwargs, seed=seed)
+    elif core == "mlp":  # SB3's TD3 / DQN
         kwargs = {key: value for key, value in entry.kwargs.items() if key not in ("seq_len", "burn_in")}
         kwargs.update(policy="MlpPolicy", policy_kwargs=dict(net_arch=[128, 128]), batch_size=256, seed=seed)
-        if entry.algo == "recurrent_td3":
-            return TD3(env=env, **kwargs)
-        return DQN(env=env, **kwargs, target_update_interval=1)
-    config_core_kwargs = policy_kwargs.pop("core_kwargs", {})  # the spiking cores' settings
-    if core_kwargs is None:
-        core_kwargs = {} if core == "gru" else config_core_kwargs
-    policy_kwargs.update(core=core, core_kwargs=core_kwargs)
-    return entry.make_model(env, policy_kwargs=policy_kwargs, seed=seed)
+        if entry.algo == "recurrent_dqn":
+            kwargs["target_update_interval"] = 1
+        model = (TD3 if entry.algo == "recurrent_td3" else DQN)(env=env, **kwargs)
+    else:
+        config_core_kwargs = policy_kwargs.pop("core_kwargs", {})  # the spiking cores' settings
+        if core_kwargs is None:
+            core_kwargs = {} if core == "gru" else config_core_kwargs
+        policy_kwargs.update(core=core, core_kwargs=core_kwargs)
+        model = entry.make_model(env, policy_kwargs=policy_kwargs, seed=seed)
+    return model, model._wrap_env(entry.make_env(n_envs=1, seed=10_000 + seed, training=False))
 
 
 def run(
@@ -94,13 +100,12 @@ def run(
     if core == "lstm" and algo != "ppo":
         raise ValueError("core 'lstm' exists with --algo ppo only")
     entry = load_entry(zoo_algo(env_id, algo), env_id)
-    model = build(entry, core, seed, core_kwargs)
+    model, eval_env = build(entry, core, seed, core_kwargs)
     steps = steps or entry.n_timesteps
     label = f"ppo-{core}" if algo == "ppo" else core
     if core_kwargs:
         label += "-" + "-".join(f"{key}{value}" for key, value in sorted(core_kwargs.items()))
     record: dict[str, Any] = {"env": env_id, "core": label, "seed": seed, "budget": steps}
-    eval_env = model._wrap_env(entry.make_env(n_envs=1, seed=10_000 + seed, training=False))
     progress = Path(out) / f"{env_id}_{label}_s{seed}.json"
     curve = EvalCurve(eval_env, eval_every, n_eval_episodes=10, progress=progress, record=record)
     model.learn(steps, callback=curve)
