@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch as th
+import torch
 from stable_baselines3 import DQN
 from stable_baselines3.common.policies import BasePolicy
 from torch.nn import functional as F
@@ -29,18 +29,22 @@ class DoubleDQN(DQN):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
 
-            with th.no_grad():
+            with torch.no_grad():
                 next_actions = self.q_net(replay_data.next_observations).argmax(dim=1, keepdim=True)
-                next_q_values = th.gather(self.q_net_target(replay_data.next_observations), dim=1, index=next_actions)
+                next_q_values = torch.gather(
+                    self.q_net_target(replay_data.next_observations), dim=1, index=next_actions
+                )
                 target_q_values = replay_data.rewards + (1 - replay_data.dones) * discounts * next_q_values
 
-            current_q_values = th.gather(self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long())
+            current_q_values = torch.gather(
+                self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long()
+            )
             loss = F.smooth_l1_loss(current_q_values, target_q_values)
             losses.append(loss.item())
 
             self.policy.optimizer.zero_grad()
             loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
             self.policy.optimizer.step()
 
         self._n_updates += gradient_steps

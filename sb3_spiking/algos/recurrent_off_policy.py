@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from sb3_contrib import ARS, QRDQN, TQC, TRPO, CrossQ, MaskablePPO, RecurrentPPO
 from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
@@ -34,7 +34,7 @@ from sb3_spiking.envs.history import VecPrevActionReward
 from sb3_spiking.snn.cores import CORES, make_core
 from sb3_spiking.validation import check_choice, check_finite_observation, check_float, check_int, check_sizes
 
-CoreState = tuple[th.Tensor, ...]
+CoreState = tuple[torch.Tensor, ...]
 
 _SB3_TARGET_NAMES = ("actor_target", "critic_target", "q_net_target")
 _SB3_NETWORK_NAMES = ("actor", "critic", "q_net", *_SB3_TARGET_NAMES)
@@ -90,8 +90,8 @@ class SequenceNetwork(nn.Module):
         self.head = nn.Sequential(*layers)
 
     def forward_core(
-        self, obs: th.Tensor, state: CoreState | None = None, episode_starts: th.Tensor | None = None
-    ) -> tuple[th.Tensor, CoreState]:
+        self, obs: torch.Tensor, state: CoreState | None = None, episode_starts: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, CoreState]:
         """
         :param obs: ``[o_t, a_{t-1}, r_{t-1}]`` (seq_len, batch, obs_dim + prev_action_dim + 1)
         :param state: core state, ``None`` for zeros
@@ -101,24 +101,24 @@ class SequenceNetwork(nn.Module):
         obs_emb = self.obs_embedding(obs[..., : self.obs_dim])
         action_emb = self.action_embedding(obs[..., self.obs_dim : self.obs_dim + self.prev_action_dim])
         reward_emb = self.reward_embedding(obs[..., -1:])
-        out, state = self.core(th.cat([obs_emb, action_emb, reward_emb], dim=-1), state, episode_starts)
-        return th.cat([out, obs_emb], dim=-1), state
+        out, state = self.core(torch.cat([obs_emb, action_emb, reward_emb], dim=-1), state, episode_starts)
+        return torch.cat([out, obs_emb], dim=-1), state
 
-    def forward_head(self, features: th.Tensor, action: th.Tensor | None = None) -> th.Tensor:
+    def forward_head(self, features: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
         """
         :param features: output of :meth:`forward_core`
         :param action: current action (critics with ``head_action_dim > 0``)
         :return: head output (seq_len, batch, out_dim)
         """
-        return self.head(features if action is None else th.cat([features, action], dim=-1))
+        return self.head(features if action is None else torch.cat([features, action], dim=-1))
 
     def forward(
         self,
-        obs: th.Tensor,
+        obs: torch.Tensor,
         state: CoreState | None = None,
-        episode_starts: th.Tensor | None = None,
-        action: th.Tensor | None = None,
-    ) -> tuple[th.Tensor, CoreState]:
+        episode_starts: torch.Tensor | None = None,
+        action: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, CoreState]:
         """:meth:`forward_core` then :meth:`forward_head`."""
         features, state = self.forward_core(obs, state, episode_starts)
         return self.forward_head(features, action), state
@@ -166,7 +166,7 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         net_arch: list[int] | None = None,
         embed_dims: tuple[int, int, int] = (32, 8, 8),
         core_kwargs: dict[str, Any] | None = None,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         squash_output: bool = False,
     ) -> None:
@@ -261,8 +261,12 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         return data
 
     def _predict(  # type: ignore[override]
-        self, observation: th.Tensor, state: CoreState | None, episode_starts: th.Tensor, deterministic: bool = False
-    ) -> tuple[th.Tensor, CoreState]:
+        self,
+        observation: torch.Tensor,
+        state: CoreState | None,
+        episode_starts: torch.Tensor,
+        deterministic: bool = False,
+    ) -> tuple[torch.Tensor, CoreState]:
         """
         One step of the acting network.
 
@@ -313,9 +317,9 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         n_envs = obs_tensor.shape[0]
         if episode_start is None:
             episode_start = np.zeros(n_envs, dtype=bool)
-        with th.no_grad():
-            states = None if state is None else tuple(th.as_tensor(s, device=self.device).float() for s in state)
-            starts = th.as_tensor(np.asarray(episode_start), device=self.device).float().reshape(n_envs)
+        with torch.no_grad():
+            states = None if state is None else tuple(torch.as_tensor(s, device=self.device).float() for s in state)
+            starts = torch.as_tensor(np.asarray(episode_start), device=self.device).float().reshape(n_envs)
             actions, new_state = self._predict(obs_tensor, states, starts, deterministic=deterministic)
         actions = actions.cpu().numpy().reshape((-1, *self.action_space.shape))
         if isinstance(self.action_space, spaces.Box):
@@ -361,7 +365,7 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         tensorboard_log: str | None,
         verbose: int,
         seed: int | None,
-        device: th.device | str,
+        device: torch.device | str,
         supported_action_spaces: tuple[type[spaces.Space], ...],
     ) -> None:
         if not callable(learning_rate):
@@ -514,7 +518,7 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         """
         if burn_in is None:
             return None
-        with th.no_grad():
+        with torch.no_grad():
             _, state = network.forward_core(burn_in.observations, None, burn_in.episode_starts)
         return tuple(s * burn_in.warm[None, :, None] for s in state)
 

@@ -6,7 +6,7 @@ from collections import deque
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.buffers import BaseBuffer
 from stable_baselines3.common.vec_env import VecNormalize
@@ -25,9 +25,9 @@ class BurnIn(NamedTuple):
     :param warm: (batch,), 1 for the sequences with at least one burn-in step (the others start from a zero state)
     """
 
-    observations: th.Tensor
-    episode_starts: th.Tensor
-    warm: th.Tensor
+    observations: torch.Tensor
+    episode_starts: torch.Tensor
+    warm: torch.Tensor
 
 
 class SequenceSamples(NamedTuple):
@@ -43,12 +43,12 @@ class SequenceSamples(NamedTuple):
         ``burn_in``, fewer near the episode start)
     """
 
-    observations: th.Tensor
-    actions: th.Tensor
-    rewards: th.Tensor
-    terminated: th.Tensor
-    mask: th.Tensor
-    burn_in_steps: th.Tensor
+    observations: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    mask: torch.Tensor
+    burn_in_steps: torch.Tensor
 
     def split_burn_in(self, burn_in: int) -> tuple[BurnIn | None, SequenceSamples]:
         """
@@ -62,23 +62,23 @@ class SequenceSamples(NamedTuple):
             return None, self
         seq_len = self.actions.shape[0] - burn_in
         k = self.burn_in_steps.to(self.observations.device)[None, :]
-        burn_index = k - burn_in + th.arange(burn_in, device=k.device)[:, None]  # window step, < 0: padding
+        burn_index = k - burn_in + torch.arange(burn_in, device=k.device)[:, None]  # window step, < 0: padding
         burn = BurnIn(
             _take(self.observations, burn_index.clamp(min=0)),
             (burn_index == 0).to(self.observations.dtype),
             (k[0] > 0).to(self.observations.dtype),
         )
-        index = k + th.arange(seq_len + 1, device=k.device)[:, None]
+        index = k + torch.arange(seq_len + 1, device=k.device)[:, None]
         trained = SequenceSamples(
             _take(self.observations, index),
             _take(self.actions, index[:-1]),
             *(_take(x, index[:-1]) for x in (self.rewards, self.terminated, self.mask)),
-            th.zeros_like(self.burn_in_steps),
+            torch.zeros_like(self.burn_in_steps),
         )
         return burn, trained
 
 
-def _take(x: th.Tensor, index: th.Tensor) -> th.Tensor:
+def _take(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``x[index[t, b], b]`` for time-major ``x`` of shape (T, batch, ...) and ``index`` of shape (T', batch)."""
     index = index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
     return x.gather(0, index)
@@ -195,7 +195,7 @@ class SequenceReplayBuffer(BaseBuffer):
         buffer_size: int,
         observation_space: spaces.Space,
         action_space: spaces.Space,
-        device: th.device | str = "auto",
+        device: torch.device | str = "auto",
         n_envs: int = 1,
         optimize_memory_usage: bool = False,
         seq_len: int = 64,
@@ -346,5 +346,5 @@ class SequenceReplayBuffer(BaseBuffer):
             burn_in_steps[b] = first - start
         return SequenceSamples(
             *(self.to_torch(x) for x in (observations, actions, rewards, terminated, mask)),
-            th.as_tensor(burn_in_steps, device=self.device),
+            torch.as_tensor(burn_in_steps, device=self.device),
         )

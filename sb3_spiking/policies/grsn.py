@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
@@ -58,8 +58,8 @@ class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPol
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def forward(
-        self, obs: th.Tensor, lstm_states: RNNStates, episode_starts: th.Tensor, deterministic: bool = False
-    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, RNNStates]:
+        self, obs: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RNNStates]:
         """``RecurrentActorCriticPolicy.forward`` (the rollouts' step), refusing NaN / inf observations."""
         check_finite_observation(obs)
         return super().forward(obs, lstm_states, episode_starts, deterministic)
@@ -80,8 +80,8 @@ class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPol
 
     @staticmethod
     def _process_sequence(
-        features: th.Tensor, lstm_states: SequenceState, episode_starts: th.Tensor, lstm: nn.Module
-    ) -> tuple[th.Tensor, SequenceState]:
+        features: torch.Tensor, lstm_states: SequenceState, episode_starts: torch.Tensor, lstm: nn.Module
+    ) -> tuple[torch.Tensor, SequenceState]:
         """
         Same contract as ``RecurrentActorCriticPolicy._process_sequence``; the spiking module resets its state at
         episode starts itself, so the whole padded batch of sequences runs in one call.
@@ -96,7 +96,7 @@ class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPol
         features_sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
         episode_starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)
         output, lstm_states = lstm(features_sequence, lstm_states, episode_starts)
-        return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), lstm_states
+        return torch.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), lstm_states
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch as th
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 
@@ -40,7 +40,7 @@ class RecurrentDQNPolicy(ExtraStateMixin, RecurrentOffPolicyPolicy):
         net_arch: list[int] | None = None,
         embed_dims: tuple[int, int, int] = (32, 8, 8),
         core_kwargs: dict[str, Any] | None = None,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(action_space, spaces.Discrete):
@@ -65,13 +65,17 @@ class RecurrentDQNPolicy(ExtraStateMixin, RecurrentOffPolicyPolicy):
         """A new recurrent Q network."""
         return SequenceNetwork(out_dim=self.prev_action_dim, **self._network_kwargs()).to(self.device)
 
-    def forward(self, observation: th.Tensor, deterministic: bool = True) -> th.Tensor:
+    def forward(self, observation: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """Greedy actions for a batch of observations, each from a zero state (use :meth:`predict` to carry it)."""
         return self.q_net(observation.unsqueeze(0))[0].squeeze(0).argmax(dim=-1)
 
     def _predict(  # type: ignore[override]
-        self, observation: th.Tensor, state: CoreState | None, episode_starts: th.Tensor, deterministic: bool = True
-    ) -> tuple[th.Tensor, CoreState]:
+        self,
+        observation: torch.Tensor,
+        state: CoreState | None,
+        episode_starts: torch.Tensor,
+        deterministic: bool = True,
+    ) -> tuple[torch.Tensor, CoreState]:
         q_values, state = self.q_net(observation.unsqueeze(0), state, episode_starts.unsqueeze(0))
         return q_values.squeeze(0).argmax(dim=-1), state
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
@@ -84,7 +84,7 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         policy_kwargs: dict[str, Any] | None = None,
         verbose: int = 0,
         seed: int | None = None,
-        device: th.device | str = "auto",
+        device: torch.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
         self.exploration_fraction = check_float("exploration_fraction", exploration_fraction, minimum=0.0, maximum=1.0)
@@ -155,7 +155,7 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             n_valid = mask.sum().clamp(min=1.0)
 
             q_values = self.q_net(obs, self._warm_state(self.q_net, burn_in))[0]
-            with th.no_grad():
+            with torch.no_grad():
                 # double Q: the online network picks a_{t+1}, the target network evaluates it
                 next_actions = q_values[1:].argmax(dim=-1, keepdim=True)
                 target_q_values = self.q_net_target(obs, self._warm_state(self.q_net_target, burn_in))[0]
@@ -167,7 +167,7 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             losses.append(loss.item())
             self.policy.optimizer.zero_grad()
             loss.backward()
-            th.nn.utils.clip_grad_norm_(self.q_net.parameters(), self.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), self.max_grad_norm)
             self.policy.optimizer.step()
             polyak_update(self.q_net.parameters(), self.q_net_target.parameters(), self.tau)
 

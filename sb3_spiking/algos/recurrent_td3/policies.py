@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
@@ -29,8 +29,8 @@ class RecurrentContinuousCritic(nn.Module):
         self.q_networks = nn.ModuleList(SequenceNetwork(out_dim=1, **network_kwargs) for _ in range(n_critics))
 
     def forward(
-        self, obs: th.Tensor, actions: th.Tensor, states: list[CoreState | None] | None = None
-    ) -> tuple[th.Tensor, ...]:
+        self, obs: torch.Tensor, actions: torch.Tensor, states: list[CoreState | None] | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """
         :param obs: (seq_len, batch, obs features)
         :param actions: (seq_len, batch, action_dim), the action taken at each step
@@ -43,7 +43,7 @@ class RecurrentContinuousCritic(nn.Module):
             for q_net, state in zip(self.q_networks, states, strict=True)
         )
 
-    def q1_forward(self, obs: th.Tensor, actions: th.Tensor, state: CoreState | None = None) -> th.Tensor:
+    def q1_forward(self, obs: torch.Tensor, actions: torch.Tensor, state: CoreState | None = None) -> torch.Tensor:
         """
         First critic only, for the actor loss: its core input holds no current action, so the core runs without
         gradient and only the head is differentiated (with respect to ``actions``).
@@ -54,7 +54,7 @@ class RecurrentContinuousCritic(nn.Module):
         :return: (seq_len, batch)
         """
         q_net = self.q_networks[0]
-        with th.no_grad():
+        with torch.no_grad():
             features, _ = q_net.forward_core(obs, state)
         return q_net.forward_head(features, actions).squeeze(-1)
 
@@ -90,7 +90,7 @@ class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):
         embed_dims: tuple[int, int, int] = (32, 8, 8),
         core_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(action_space, spaces.Box):
@@ -137,13 +137,17 @@ class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):
         data.update(n_critics=self.n_critics)
         return data
 
-    def forward(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:
+    def forward(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """Actions for a batch of observations, each from a zero state (use :meth:`predict` to carry the state)."""
         return self.actor(observation.unsqueeze(0))[0].squeeze(0)
 
     def _predict(  # type: ignore[override]
-        self, observation: th.Tensor, state: CoreState | None, episode_starts: th.Tensor, deterministic: bool = False
-    ) -> tuple[th.Tensor, CoreState]:
+        self,
+        observation: torch.Tensor,
+        state: CoreState | None,
+        episode_starts: torch.Tensor,
+        deterministic: bool = False,
+    ) -> tuple[torch.Tensor, CoreState]:
         actions, state = self.actor(observation.unsqueeze(0), state, episode_starts.unsqueeze(0))
         return actions.squeeze(0), state
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.noise import ActionNoise, NormalActionNoise
 from stable_baselines3.common.policies import BasePolicy
@@ -85,7 +85,7 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         policy_kwargs: dict[str, Any] | None = None,
         verbose: int = 0,
         seed: int | None = None,
-        device: th.device | str = "auto",
+        device: torch.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
         self.policy_delay = check_int("policy_delay", policy_delay, minimum=1)
@@ -139,14 +139,14 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             obs, mask = data.observations, data.mask
             n_valid = mask.sum().clamp(min=1.0)
 
-            with th.no_grad():
+            with torch.no_grad():
                 next_actions = self.actor_target(obs, self._warm_state(self.actor_target, burn_in))[0]
-                noise = (th.randn_like(next_actions) * self.target_policy_noise).clamp(
+                noise = (torch.randn_like(next_actions) * self.target_policy_noise).clamp(
                     -self.target_noise_clip, self.target_noise_clip
                 )
                 next_actions = (next_actions + noise).clamp(-1.0, 1.0)
                 target_states = [self._warm_state(q_net, burn_in) for q_net in self.critic_target.q_networks]
-                next_q = th.stack(self.critic_target(obs, next_actions, target_states)).min(dim=0).values[1:]
+                next_q = torch.stack(self.critic_target(obs, next_actions, target_states)).min(dim=0).values[1:]
                 target_q = data.rewards + (1.0 - data.terminated) * self.gamma * next_q
 
             states = [self._warm_state(q_net, burn_in) for q_net in self.critic.q_networks]
