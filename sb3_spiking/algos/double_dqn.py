@@ -21,6 +21,7 @@ class DoubleDQN(DQN):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = dict(DQN.policy_aliases)
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        # Mirrors stable-baselines3 2.9 ``DQN.train``; only the target differs (online argmax, target value).
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
 

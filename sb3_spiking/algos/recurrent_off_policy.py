@@ -305,6 +305,7 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         deterministic: bool = False,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """
+        Mirrors sb3-contrib 2.9 ``RecurrentActorCriticPolicy.predict``.
         :param observation: ``[o_t, a_{t-1}, r_{t-1}]`` of one or ``n_envs`` environments
         :param state: core state returned by the previous call, ``None`` for zeros
         :param episode_start: (n_envs,) booleans, the state is reset to zero where True; ``None`` for no reset
@@ -442,6 +443,7 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         tb_log_name: str = "run",
         progress_bar: bool = False,
     ) -> tuple[int, BaseCallback]:
+        # Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm._setup_learn``.
         if reset_num_timesteps or self._last_obs is None:  # SB3 resets the env: the running episodes end here
             self._last_policy_state = None
             self.replay_buffer.end_running_episodes(self.n_envs)
@@ -456,6 +458,7 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
     def _sample_action(
         self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
+        # Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm._sample_action``, carrying the core state.
         assert self._last_obs is not None, "self._last_obs was not set"
         # The acting network runs during warm-up too, so that its state is right when it takes over.
         unscaled_action, self._last_policy_state = self.policy.predict(
@@ -479,11 +482,13 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         dones: np.ndarray,
         infos: list[dict[str, Any]],
     ) -> None:
+        # Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm._store_transition``.
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
         self._last_episode_starts = np.asarray(dones, dtype=bool)
 
     def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
         """
+        Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm.load_replay_buffer``.
         Load a :class:`~sb3_spiking.algos.sequence_buffer.SequenceReplayBuffer` written by ``save_replay_buffer``.
         It is sampled with this model's ``seq_len`` and ``burn_in``.
 

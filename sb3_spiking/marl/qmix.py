@@ -402,7 +402,11 @@ class QMIX(BaseAlgorithm):
         save_to_pkl(path, self.replay_buffer, self.verbose)
 
     def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
-        """:param path: a file written by :meth:`save_replay_buffer`"""
+        """
+        Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm.load_replay_buffer``.
+
+        :param path: a file written by :meth:`save_replay_buffer`
+        """
         buffer = load_from_pkl(path, self.verbose)
         if not isinstance(buffer, EpisodeReplayBuffer):
             raise TypeError(f"{path} holds a {type(buffer).__name__}, not the EpisodeReplayBuffer of QMIX")
@@ -421,6 +425,7 @@ class QMIX(BaseAlgorithm):
         **kwargs: Any,
     ) -> SelfQMIX:
         """
+        Mirrors stable-baselines3 2.9 ``BaseAlgorithm.load``.
         SB3's ``load``, after checking that QMIX wrote the file and that ``env`` matches the saved one.
 
         :param path: zip written by :meth:`save`

@@ -71,7 +71,10 @@ class SpikingRecurrentActorCriticPolicy(ExtraStateMixin, RecurrentActorCriticPol
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """``RecurrentActorCriticPolicy.predict``, refusing NaN / inf observations."""
+        """
+        ``RecurrentActorCriticPolicy.predict``, refusing NaN / inf observations.
+        Mirrors sb3-contrib 2.9 ``RecurrentActorCriticPolicy.predict``.
+        """
         check_finite_observation(observation)
         return super().predict(observation, state, episode_start, deterministic)
 

@@ -122,6 +122,7 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
+        # Mirrors stable-baselines3 2.9 ``DQN._setup_model``.
         super()._setup_model()
         self.q_net = self.policy.network("q_net")
         self.q_net_target = self.policy.network("q_net_target")
@@ -130,18 +131,21 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         )
 
     def _on_step(self) -> None:
+        # Mirrors stable-baselines3 2.9 ``DQN._on_step`` (target copy, exploration rate).
         self.exploration_rate = self.exploration_schedule(self._current_progress_remaining)
         self.logger.record("rollout/exploration_rate", self.exploration_rate)
 
     def _sample_action(
         self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
+        # Mirrors stable-baselines3 2.9 ``DQN._sample_action``, carrying the core state.
         action, _ = super()._sample_action(learning_starts, action_noise, n_envs)
         explore = np.random.rand(n_envs) < self.exploration_rate
         action = np.where(explore, np.array([self.action_space.sample() for _ in range(n_envs)]), action)
         return action, action
 
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
+        # Mirrors stable-baselines3 2.9 ``DQN.train``, on sequences, with the double-DQN target.
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         losses = []

@@ -117,6 +117,7 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
+        # Mirrors stable-baselines3 2.9 ``TD3._setup_model``.
         super()._setup_model()
         if self.action_noise is None:
             action_dim = int(np.prod(self.action_space.shape))
@@ -127,6 +128,7 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         self.critic_target = self.policy.network("critic_target")
 
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
+        # Mirrors stable-baselines3 2.9 ``TD3.train``, on sequences of a recurrent core.
         self.policy.set_training_mode(True)
         self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
         actor_losses, critic_losses = [], []
