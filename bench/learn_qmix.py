@@ -22,7 +22,6 @@ import argparse
 import csv
 import importlib
 import json
-import multiprocessing as mp
 import time
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,22 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from common import run_grid
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_spiking.marl import QMIX
+from sb3_spiking.zoo import parse_literal
 
 ROOT = Path(__file__).resolve().parents[1]
 MAC_PJ, AC_PJ = 4.6, 0.9
 
 
 def load_config(conf: Path, env_name: str) -> dict[str, Any]:
-    """:return: the config entry of ``env_name`` with Python-literal strings evaluated"""
+    """:return: the config entry of ``env_name`` with its Python-literal strings parsed (never eval()-ed)"""
     entry = dict(yaml.safe_load(conf.read_text())[env_name])
     for key in ("agent_kwargs", "mixer_kwargs", "optimizer_kwargs"):
         if isinstance(entry.get(key), str):
-            entry[key] = eval(entry[key], {"dict": dict})  # zoo convention: "dict(...)" strings, plain values
+            entry[key] = parse_literal(entry[key])  # zoo convention: "dict(...)" strings, plain values
     return entry
 
 
@@ -122,9 +123,9 @@ class EvalCurve(BaseCallback):
         return True
 
 
-def run(task: tuple[str, str, int, int, int, int, str, str]) -> dict[str, Any]:
-    env_name, agent, seed, steps, eval_freq, eval_episodes, conf, out = task
-    torch.set_num_threads(1)
+def run(
+    env_name: str, agent: str, seed: int, steps: int, eval_freq: int, eval_episodes: int, conf: str, out: str
+) -> dict[str, Any]:
     config = load_config(Path(conf), env_name)
     hyper = {k: v for k, v in config.items() if k not in ("env_module", "env_kwargs", "n_timesteps", "agent")}
     model = QMIX(agent, make_env(config), seed=seed, device="cpu", **hyper)
@@ -234,20 +235,14 @@ def main() -> None:
     randoms = [random_return(config, 100, seed) for seed in range(3)]
     random_mean, random_std = float(np.mean(randoms)), float(np.std(randoms))
     print(f"random policy on {args.env}: {random_mean:.1f} +/- {random_std:.1f} (3 x 100 episodes)", flush=True)
+    settings = dict(steps=args.steps, eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, conf=args.conf)
     tasks = [
-        (args.env, agent, seed, args.steps, args.eval_freq, args.eval_episodes, args.conf, str(out))
+        dict(env_name=args.env, agent=agent, seed=seed, **settings, out=str(out))
         for seed in args.seeds
         for agent in args.agents
         if not args.summary_only and not (out / "runs" / f"{args.env}_{agent}_{seed}.json").exists()
     ]
-    with mp.get_context("spawn").Pool(args.jobs) as pool:
-        for result in pool.imap_unordered(run, tasks):
-            print(
-                f"done {result['agent']} seed {result['seed']}: final {result['final_return']:.1f}, "
-                f"{result['steps_per_s']:.0f} steps/s",
-                flush=True,
-            )
-            summarise(out, args.env, args.agents, random_mean, random_std, cmd)
+    run_grid(tasks, run, args.jobs, out / "runs.jsonl")  # each finished run also writes <out>/runs/<run>.json
     print(summarise(out, args.env, args.agents, random_mean, random_std, cmd), flush=True)
 
 
