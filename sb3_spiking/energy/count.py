@@ -1,0 +1,405 @@
+"""
+Operation counts of the network that acts at deployment, measured with forward hooks on real rollouts of the
+model in its env (deterministic actions), for every policy family of the package:
+
+- ``SpikingPopPolicy`` (TD3 / DDPG / SAC; both neurons, all encoders): the actor's ``PopSpikingNetwork``;
+- ``CVTCPolicy`` (DQN / DoubleDQN): the online Q-network, each neuron firing at most once;
+- ``GRSNPolicy`` / ``LIFRecurrentPolicy`` (RecurrentPPO): the actor's core, MLP and action head;
+- ``RecurrentTD3`` / ``RecurrentDQN``: the actor / Q ``SequenceNetwork``;
+- ``QMIX``: the shared agent network (one decision = one agent's action).
+
+Each layer is described by :class:`Synapses` (its module, the fan-out of each input, which inputs carry spikes);
+a hook on the module counts, per call, the spikes among its spiking inputs (one accumulate per spike per fan-out,
+seed 003 Eq. 15) and the dense multiply-accumulates of its real-valued inputs (seed 003 Eq. 16).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.torch_layers import FlattenExtractor
+from stable_baselines3.common.type_aliases import GymEnv
+from torch import Tensor, nn
+
+from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyPolicy, SequenceNetwork
+from sb3_spiking.energy.report import EnergyReport, LayerEnergy
+from sb3_spiking.marl.policies import QMIXPolicy
+from sb3_spiking.policies.cvtc import CVTCPolicy
+from sb3_spiking.policies.grsn import SpikingRecurrentActorCriticPolicy
+from sb3_spiking.policies.popsan import SpikingPopPolicy, SpikingPopSACPolicy
+from sb3_spiking.snn.cores import GRUCore, MLPCore
+from sb3_spiking.snn.recurrent import SpikingRecurrent
+from sb3_spiking.snn.temporal import NO_SPIKE_Z
+from sb3_spiking.validation import check_float, check_int
+
+
+def _nonzero(x: Tensor) -> Tensor:
+    return x != 0
+
+
+def _cvtc_fired(z: Tensor) -> Tensor:
+    return z < NO_SPIKE_Z  # an input neuron that never fired (beta = 0) sends no event
+
+
+def _rows(x: Tensor) -> int:
+    return x.numel() // x.shape[-1]
+
+
+def _rows_once_per_window(x: Tensor) -> int:
+    return x[0].numel() // x.shape[-1]  # (T, batch, features) read once per decision (a decoder of firing rates)
+
+
+@dataclasses.dataclass
+class Synapses:
+    """
+    One layer to count, through a forward hook on ``module`` (its first positional input is the layer input).
+
+    :param name: the layer's name in the report
+    :param module: the module whose input is the layer input
+    :param fan_out: synapses each input element feeds (``out_features``; 2 x for GRSN's two gates, 3 x for a GRU)
+    :param n_spiking: number of leading input features that carry spikes (one accumulate per spike per fan-out);
+        the other features are real-valued (one multiply-accumulate per feature per fan-out and evaluation)
+    :param hidden_macs: multiply-accumulates per evaluation besides the inputs (a GRU's recurrent weights, the CVTC
+        self-incremental term)
+    :param fired: which spiking inputs carry a spike (default: non-zero)
+    :param evaluations: number of evaluations in one call from the input (default: all rows of its last axis)
+    """
+
+    name: str
+    module: nn.Module
+    fan_out: int
+    n_spiking: int = 0
+    hidden_macs: int = 0
+    fired: Callable[[Tensor], Tensor] = _nonzero
+    evaluations: Callable[[Tensor], int] = _rows
+    spikes: float = 0.0
+    spike_slots: float = 0.0
+    sops: float = 0.0
+    macs: float = 0.0
+    calls: int = 0
+    n_features: int = 0
+
+    def hook(self, _module: nn.Module, args: tuple[Any, ...]) -> None:
+        x = args[0]
+        n_eval = self.evaluations(x)
+        self.calls += n_eval
+        self.n_features = x.shape[-1]
+        n_real = self.n_features - self.n_spiking
+        if self.n_spiking:
+            spikes = float(self.fired(x[..., : self.n_spiking]).sum())
+            self.spikes += spikes
+            self.spike_slots += _rows(x) * self.n_spiking
+            self.sops += spikes * self.fan_out
+        self.macs += (n_eval * n_real * self.fan_out) + n_eval * self.hidden_macs
+
+    def energy(self, decisions: int, ac_pj: float, mac_pj: float) -> LayerEnergy:
+        """:return: this layer's operations per decision"""
+        if self.n_spiking == 0:
+            inputs = "real"
+        else:
+            inputs = "spikes" if self.n_features == self.n_spiking else "spikes+real"
+        sops, macs = self.sops / decisions, self.macs / decisions
+        rate = self.spikes / self.spike_slots if self.spike_slots else None
+        return LayerEnergy(self.name, inputs, rate, sops, macs, sops * ac_pj + macs * mac_pj)
+
+
+@dataclasses.dataclass
+class Counted:
+    """
+    The acting network of a policy, as layers to count and its equivalent ANN.
+
+    :param network: description of the network
+    :param layers: the layers; decisions are the evaluations of the first one
+    :param ann: description of the equivalent ANN
+    :param ann_macs: ``(layer name, MACs per decision)`` of the equivalent ANN
+    :param uncompiled: ``(object, attribute, plain function)`` to swap in while counting (hooks do not run inside a
+        ``torch.compile``-d function)
+    """
+
+    network: str
+    layers: list[Synapses]
+    ann: str
+    ann_macs: list[tuple[str, int]]
+    uncompiled: list[tuple[Any, str, Callable[..., Any]]] = dataclasses.field(default_factory=list)
+
+
+def _linear(name: str, layer: nn.Linear, spiking: bool | int = False) -> Synapses:
+    n_spiking = layer.in_features if spiking is True else int(spiking)
+    return Synapses(name, layer, layer.out_features, n_spiking=n_spiking)
+
+
+def _mlp(prefix: str, layers: nn.Module, first_spiking: bool | int) -> list[Synapses]:
+    """Linear layers of a Sequential MLP; only the first can take spikes (the others follow an activation)."""
+    linears = [(f"{prefix}.{name}", m) for name, m in layers.named_modules() if isinstance(m, nn.Linear)]
+    return [_linear(name, m, first_spiking if i == 0 else False) for i, (name, m) in enumerate(linears)]
+
+
+def _mlp_dims(layers: nn.Module) -> list[int]:
+    linears = [m for m in layers.modules() if isinstance(m, nn.Linear)]
+    return [linears[0].in_features, *(m.out_features for m in linears)] if linears else []
+
+
+def _dense_macs(prefix: str, dims: list[int]) -> list[tuple[str, int]]:
+    return [(f"{prefix}.{i}", n_in * n_out) for i, (n_in, n_out) in enumerate(itertools.pairwise(dims))]
+
+
+def is_spiking(core: nn.Module) -> bool:
+    """:return: whether a core from :func:`~sb3_spiking.snn.cores.make_core` emits spikes"""
+    return isinstance(core, SpikingRecurrent)
+
+
+def _core(prefix: str, core: nn.Module) -> list[Synapses]:
+    """The layers of a recurrent core fed by real-valued inputs."""
+    if isinstance(core, SpikingRecurrent):
+        layers = []
+        for i, cell in enumerate(core.cells):  # every Linear of a cell acts on the cell input (Eq. 2, Eq. 14)
+            for name, module in cell.named_modules():
+                if isinstance(module, nn.Linear):
+                    layers.append(_linear(f"{prefix}.cells.{i}.{name}", module, spiking=i > 0))
+        return layers
+    if isinstance(core, GRUCore):
+        hidden, n_layers = core.hidden_size, core.num_layers
+        hidden_macs = 3 * hidden * hidden * n_layers + 3 * hidden * hidden * (n_layers - 1)
+        return [Synapses(f"{prefix} (GRU)", core.gru, 3 * hidden, hidden_macs=hidden_macs)]
+    if isinstance(core, MLPCore):
+        return _mlp(f"{prefix}.net", core.net, False)
+    raise ValueError(
+        f"cannot count the operations of the core {type(core).__name__}: sb3_spiking.energy knows SpikingRecurrent "
+        f"(grsn, lif and cells registered on it), GRUCore and MLPCore"
+    )
+
+
+def _gru_macs(prefix: str, n_in: int, hidden: int, n_layers: int) -> list[tuple[str, int]]:
+    """A GRU's input and recurrent weights, 3 gates each, per step."""
+    return [(f"{prefix} (GRU)", 3 * (n_in * hidden + hidden * hidden) + 3 * 2 * hidden * hidden * (n_layers - 1))]
+
+
+def _core_shape(core: nn.Module) -> tuple[int, int, int]:
+    """:return: input size, hidden size and number of layers of a core"""
+    return core.input_size, core.hidden_size, core.num_layers
+
+
+def _popsan(policy: SpikingPopPolicy | SpikingPopSACPolicy) -> Counted:
+    actor = policy.actor
+    net = actor.net
+    config = net.config
+    encoder = net.encoder
+    spikes_in = encoder.mode != "real"  # bernoulli encoders give the deterministic spikes in eval mode
+    layers = [Synapses("encoder (receptive fields)", encoder, encoder.pop_dim)]  # Eq. 7, per obs component
+    for i, layer in enumerate(net.layers):
+        layers.append(_linear(f"layers.{i}", layer, spiking=spikes_in or i > 0))
+    decoder = net.decoder
+    layers.append(Synapses("decoder", decoder, 1, evaluations=_rows_once_per_window))  # Eq. 16, one weight per rate
+    dims = [encoder.obs_dim, *config.hidden_sizes, decoder.act_dim]
+    return Counted(
+        network=f"{type(policy).__name__} actor (neuron {config.neuron}, encoder {config.encoder}, T = "
+        f"{config.spike_ts})",
+        layers=layers,
+        ann=f"MLP actor {dims}",
+        ann_macs=_dense_macs("fc", dims),
+        uncompiled=[(actor, "run_net", net.forward)] if actor.compile_network else [],
+    )
+
+
+def _cvtc(policy: CVTCPolicy) -> Counted:
+    q_net = policy.q_net
+    encoder = q_net.encoder
+    layers = [Synapses("encoder (receptive fields)", encoder, encoder.n_neurons)]  # seed 001 Eq. 14
+    for i, layer in enumerate(q_net.layers):
+        # one event per input spike per fan-out; the self-incremental term beta z (seed 001 Eq. 7, 9): one MAC per
+        # neuron and decision while beta > 0
+        layers.append(
+            Synapses(f"layers.{i}", layer, layer.out_features, n_spiking=layer.in_features,
+                     hidden_macs=layer.out_features if layer.beta > 0 else 0, fired=_cvtc_fired)
+        )  # fmt: skip
+    dims = [q_net.features_dim, *policy.config.hidden_sizes, int(policy.action_space.n)]
+    return Counted(
+        network=f"CVTCPolicy Q-network (inference mode {policy.inference_mode})",
+        layers=layers,
+        ann=f"MLP Q-network {dims}",
+        ann_macs=_dense_macs("fc", dims),
+        uncompiled=[(q_net, "_run_layers", q_net._encode_and_fire)] if q_net.compile_network else [],
+    )
+
+
+def _recurrent_ppo(policy: SpikingRecurrentActorCriticPolicy) -> Counted:
+    if not isinstance(policy.pi_features_extractor, FlattenExtractor):
+        raise ValueError(
+            f"cannot count the features extractor {type(policy.pi_features_extractor).__name__}; sb3_spiking.energy "
+            f"counts RecurrentPPO policies with the default FlattenExtractor"
+        )
+    core = policy.lstm_actor
+    spiking = is_spiking(core)
+    layers = _core("lstm_actor", core)
+    policy_net = policy.mlp_extractor.policy_net
+    layers += _mlp("mlp_extractor.policy_net", policy_net, spiking)
+    head_spiking = spiking and not any(isinstance(m, nn.Linear) for m in policy_net.modules())
+    layers.append(_linear("action_net", policy.action_net, head_spiking))
+    n_in, hidden, n_layers = _core_shape(core)
+    mlp_dims = _mlp_dims(policy_net)
+    ann_macs = _gru_macs("lstm_actor", n_in, hidden, n_layers) + _dense_macs("mlp_extractor.policy_net", mlp_dims)
+    ann_macs.append(("action_net", policy.action_net.in_features * policy.action_net.out_features))
+    return Counted(
+        network=f"{type(policy).__name__} actor (core {policy.cell})",
+        layers=layers,
+        ann=f"GRU actor ({n_in} -> {hidden} x {n_layers} -> MLP {mlp_dims or [hidden]} -> action)",
+        ann_macs=ann_macs,
+    )
+
+
+def _sequence_network(name: str, policy: RecurrentOffPolicyPolicy, net: SequenceNetwork) -> Counted:
+    spiking = is_spiking(net.core)
+    layers = [
+        _linear("obs_embedding", net.obs_embedding[0]),
+        _linear("action_embedding", net.action_embedding[0]),
+        _linear("reward_embedding", net.reward_embedding[0]),
+        *_core("core", net.core),
+        *_mlp("head", net.head, net.core.hidden_size if spiking else False),  # [core output, obs embedding]
+    ]
+    n_in, hidden, n_layers = _core_shape(net.core)
+    head_dims = _mlp_dims(net.head)
+    ann_macs = [
+        ("obs_embedding", net.obs_embedding[0].in_features * net.obs_embedding[0].out_features),
+        ("action_embedding", net.action_embedding[0].in_features * net.action_embedding[0].out_features),
+        ("reward_embedding", net.reward_embedding[0].out_features),
+        *_gru_macs("core", n_in, hidden, n_layers),
+        *_dense_macs("head", head_dims),
+    ]
+    return Counted(
+        network=f"{type(policy).__name__} {name} (core {policy.core})",
+        layers=layers,
+        ann=f"GRU {name} (embeddings -> GRU {n_in} -> {hidden} x {n_layers} -> MLP head {head_dims})",
+        ann_macs=ann_macs,
+    )
+
+
+def _qmix(policy: QMIXPolicy) -> Counted:
+    agent = policy.agent_net
+    spiking = is_spiking(agent.core)
+    layers = [_linear("fc_in", agent.fc_in), *_core("core", agent.core), _linear("fc_out", agent.fc_out, spiking)]
+    n_in, hidden, n_layers = _core_shape(agent.core)
+    ann_macs = [
+        ("fc_in", agent.fc_in.in_features * agent.fc_in.out_features),
+        *_gru_macs("core", n_in, hidden, n_layers),
+        ("fc_out", agent.fc_out.in_features * agent.fc_out.out_features),
+    ]
+    return Counted(
+        network=f"QMIX agent network (core {agent.core_type}; one decision = one agent's action)",
+        layers=layers,
+        ann=f"GRU agent network ({agent.fc_in.in_features} -> {n_in} -> GRU {hidden} x {n_layers} -> "
+        f"{agent.fc_out.out_features})",
+        ann_macs=ann_macs,
+    )
+
+
+def acting_network(model: BaseAlgorithm) -> Counted:
+    """
+    :param model: a model of one of the package's policy families
+    :return: the layers of the network that acts at deployment and its equivalent ANN
+    """
+    policy = model.policy
+    if isinstance(policy, (SpikingPopPolicy, SpikingPopSACPolicy)):
+        return _popsan(policy)
+    if isinstance(policy, CVTCPolicy):
+        return _cvtc(policy)
+    if isinstance(policy, SpikingRecurrentActorCriticPolicy):
+        return _recurrent_ppo(policy)
+    if isinstance(policy, RecurrentOffPolicyPolicy):
+        name = "actor" if "actor" in policy._modules else "q_net"
+        return _sequence_network(name, policy, policy.network(name))
+    if isinstance(policy, QMIXPolicy):
+        return _qmix(policy)
+    raise TypeError(
+        f"sb3_spiking.energy counts SpikingPopPolicy (TD3, DDPG, SAC), CVTCPolicy (DQN, DoubleDQN), GRSNPolicy / "
+        f"LIFRecurrentPolicy (RecurrentPPO), RecurrentTD3, RecurrentDQN and QMIX models; got a "
+        f"{type(model).__name__} with {type(policy).__name__}"
+    )
+
+
+@contextlib.contextmanager
+def _hooked(counted: Counted) -> Iterator[None]:
+    handles = [layer.module.register_forward_pre_hook(layer.hook) for layer in counted.layers]
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in counted.uncompiled]
+    for obj, attr, plain in counted.uncompiled:
+        setattr(obj, attr, plain)
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        for obj, attr, value in saved:
+            setattr(obj, attr, value)
+
+
+def _rollout(model: BaseAlgorithm, env: GymEnv | None, counted: Counted, n_decisions: int, seed: int) -> None:
+    """Deterministic actions of ``model`` in ``env`` until the first layer has seen ``n_decisions`` inputs."""
+    if env is None:
+        env = model.get_env()
+        if env is None:
+            raise ValueError("env is None and the model has no env: pass the env to roll the model out in")
+    else:
+        env = model._wrap_env(env, verbose=0, monitor_wrapper=False)  # the algorithm's wrappers (VecPrevActionReward)
+    env.seed(seed)
+    obs = env.reset()
+    state, starts = None, np.ones(env.num_envs, dtype=bool)
+    first = counted.layers[0]
+    with _hooked(counted), torch.no_grad():
+        while first.calls < n_decisions:
+            actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
+            obs, _, starts, _ = env.step(actions)
+
+
+def estimate(
+    model: BaseAlgorithm,
+    env: GymEnv | None = None,
+    n_decisions: int = 1024,
+    ac_pj: float = 0.9,
+    mac_pj: float = 4.6,
+    seed: int = 0,
+) -> EnergyReport:
+    """
+    Energy per decision of the network that acts at deployment (the actor or the online Q-network, not the
+    critics), counted on rollouts of ``model`` in ``env`` with deterministic actions, and of the ANN it replaces
+    (the MLP actor / MLP Q-network, or the network with a GRU core, at the same widths).
+
+    :param model: a model of one of the package's families (see :func:`acting_network`)
+    :param env: the env to roll out in (``None``: ``model.get_env()``), with the observation normalisation the
+        model was trained with; the algorithm adds its own wrappers (e.g. ``VecPrevActionReward``)
+    :param n_decisions: decisions to count at least (the last env step may add a few: every env of a ``VecEnv``,
+        every agent of a QMIX team)
+    :param ac_pj: energy of one accumulate (pJ; 0.9 for a 32-bit float add at 45 nm, Horowitz 2014)
+    :param mac_pj: energy of one multiply-accumulate (pJ; 4.6 for 32-bit float at 45 nm, Horowitz 2014)
+    :param seed: seed of the env resets
+    :return: the report (``str(report)`` is a table, ``report.to_dict()`` plain values)
+    """
+    if not isinstance(model, BaseAlgorithm):
+        raise TypeError(f"model must be a Stable-Baselines3 model (BaseAlgorithm), got {type(model).__name__}")
+    n_decisions = check_int("n_decisions", n_decisions, minimum=1)
+    ac_pj = check_float("ac_pj", ac_pj, minimum=0.0)
+    mac_pj = check_float("mac_pj", mac_pj, minimum=0.0)
+    seed = check_int("seed", seed, minimum=0)
+    counted = acting_network(model)
+    was_training = model.policy.training
+    try:
+        _rollout(model, env, counted, n_decisions, seed)
+    finally:
+        model.policy.set_training_mode(was_training)
+    decisions = counted.layers[0].calls
+    return EnergyReport(
+        network=counted.network,
+        decisions=decisions,
+        layers=tuple(layer.energy(decisions, ac_pj, mac_pj) for layer in counted.layers),
+        ann=counted.ann,
+        ann_layers=tuple(
+            LayerEnergy(name, "real", None, 0.0, float(macs), macs * mac_pj) for name, macs in counted.ann_macs
+        ),
+        ac_pj=ac_pj,
+        mac_pj=mac_pj,
+    )
