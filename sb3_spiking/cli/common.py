@@ -184,30 +184,34 @@ class RunFolder:
                 f"run folder {str(self.path)!r} holds no model: neither {self.final_model.name} nor a checkpoint "
                 "rl_model_<N>_steps.zip (did the run stop before its first checkpoint? train with --save-freq)"
             )
-        steps, path = max(candidates, key=lambda c: (c[0], c[1] == self.final_model))
+        # at equal steps, the model whose replay buffer was saved (to resume without losing it)
+        steps, path = max(candidates, key=lambda c: (c[0], companion_files(c[1])[0] is not None))
         return path, steps
 
     def vecnormalize_for(self, model_path: Path) -> Path | None:
         """
-        :param model_path: the final model or a checkpoint
+        :param model_path: the final model, ``best_model.zip`` or a checkpoint
         :return: the normalisation statistics saved with it, ``None`` when the run is not normalised
         """
-        match = CHECKPOINT.search(model_path.name)
-        path = (
-            self.path / f"rl_model_vecnormalize_{match.group(1)}_steps.pkl"
-            if match
-            else self.params_path / "vecnormalize.pkl"
-        )
+        path = companion_files(model_path)[1] if CHECKPOINT.search(model_path.name) else None
+        path = path or self.params_path / "vecnormalize.pkl"
         return path if path.is_file() else None
 
-    def replay_buffer_for(self, model_path: Path) -> Path | None:
-        """
-        :param model_path: the final model or a checkpoint
-        :return: the replay buffer saved with it, if any
-        """
-        match = CHECKPOINT.search(model_path.name)
-        path = self.path / (f"rl_model_replay_buffer_{match.group(1)}_steps.pkl" if match else "replay_buffer.pkl")
-        return path if path.is_file() else None
+
+def companion_files(model_path: str | Path) -> tuple[Path | None, Path | None]:
+    """
+    :param model_path: a final model ``<env>.zip`` (rl_zoo3 train) or a checkpoint ``rl_model_<N>_steps.zip``
+    :return: the replay buffer and the ``VecNormalize`` statistics saved with it (``None`` where there are none)
+    """
+    model_path = Path(model_path)
+    match = CHECKPOINT.search(model_path.name)
+    if match:
+        buffer = model_path.parent / f"rl_model_replay_buffer_{match.group(1)}_steps.pkl"
+        stats = model_path.parent / f"rl_model_vecnormalize_{match.group(1)}_steps.pkl"
+    else:
+        buffer = model_path.parent / "replay_buffer.pkl"
+        stats = model_path.parent / model_path.stem / "vecnormalize.pkl"
+    return (buffer if buffer.is_file() else None), (stats if stats.is_file() else None)
 
 
 def saved_num_timesteps(model_path: Path) -> int:
