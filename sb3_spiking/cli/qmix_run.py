@@ -132,8 +132,8 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
     params_path = save_path / env_name
     params_path.mkdir(parents=True, exist_ok=True)
     env_kwargs = args.env_kwargs or {}
-    env = VecMonitor(TeamVecEnv(make_parallel_env(args.env, entry, env_kwargs)), filename=str(save_path / "0"),
-                     override_existing=resume is None)  # fmt: skip
+    monitor = str(save_path / str(len(list(save_path.glob("*.monitor.csv")))))  # a resumed run adds 1.monitor.csv
+    env = VecMonitor(TeamVecEnv(make_parallel_env(args.env, entry, env_kwargs)), filename=monitor)
     trained_agent = str(resume.latest_model()[0]) if resume is not None else args.trained_agent
     hyper = {k: v for k, v in entry.items() if k not in (*RUN_KEYS, "agent")}
     if trained_agent:
