@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "sweep": "sb3_spiking.cli.sweep",
     "plot": "sb3_spiking.cli.plot",
     "tune": "sb3_spiking.cli.tune",
+    "push": "sb3_spiking.cli.hub_push",
+    "pull": "sb3_spiking.cli.hub_pull",
 }
 
 
@@ -65,4 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     args.command = name
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (ValueError, FileNotFoundError, ImportError) as error:  # bad input: the message, not a traceback
+        print(f"sb3-spiking {name}: error: {error}", file=sys.stderr)
+        return 2
