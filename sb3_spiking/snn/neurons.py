@@ -185,28 +185,61 @@ class GRSNCell(SpikingCell):
     def scan_parameters(self) -> tuple[Tensor]:
         return (self.beta,)
 
+    def scan_forward(
+        self, drive: tuple[Tensor, ...], state: CellState, keep: Tensor | None, params: tuple[Tensor, ...]
+    ) -> tuple[ScanRecord, CellState]:
+        """
+        :meth:`step` over a whole sequence without autograd: Eq. 13 for every step first (it does not depend on the
+        spikes), then Eq. 1, 4 and 12 in three operations per step, written into preallocated buffers.
+
+        :param drive: :meth:`input_current` of every step, each (seq_len, batch, hidden)
+        :param state: initial ``(u_hat, c)``, each (batch, hidden)
+        :param keep: 0 where the state is reset before that step, else 1 (seq_len, batch, 1); ``None`` for no reset
+        :param params: :meth:`scan_parameters`, or those of several cells run as one batch, one row per sequence
+        :return: what :meth:`scan_backward` needs, and the final state
+        """
+        (beta,) = params
+        forget, gated_input = drive
+        c, c_prev = _state_buffers(state[1], forget, keep)
+        for t, (c_in, c_out, f, j) in enumerate(zip(c_prev, c[1:], forget, gated_input, strict=True)):
+            if keep is not None:
+                torch.mul(c[t], keep[t], out=c_in)
+            torch.addcmul(j, f, c_in, out=c_out)  # Eq. 13
+        u = (1.0 - beta) * c[1:]  # Eq. 1, input part; the loop adds beta u_hat: u of every step
+        u_hat, u_prev = _state_buffers(state[0], u, keep)
+        spikes = torch.empty_like(u)
+        for t, (u_in, u_out, u_t, s) in enumerate(zip(u_prev, u_hat[1:], u, spikes, strict=True)):
+            if keep is not None:
+                torch.mul(u_hat[t], keep[t], out=u_in)
+            u_t.addcmul_(beta, u_in)  # Eq. 1
+            torch.gt(u_t, self.threshold, out=s)  # Eq. 4, H(u - theta)
+            torch.sub(u_t, s, alpha=self.threshold, out=u_out)  # Eq. 12, soft reset
+        return ScanRecord(keep, spikes, u_prev, c_prev, c[1:], drive, params), (u_hat[-1], c[-1])
+
     def scan_backward(self, record: ScanRecord, grads: CellState, grad_spikes: Tensor) -> ScanGradients:
         (beta,) = record.params
         forget, _ = record.drive
-        u = beta * record.u_prev + (1.0 - beta) * record.c  # Eq. 1, every step at once (the reset overwrote u)
-        surrogate = self.spike.grad(u - self.threshold)  # Eq. 4
-        a = 1.0 - self.threshold * surrogate  # dL/du = a dL/du_hat + b, Eq. 12 soft reset
-        b = grad_spikes * surrogate
         keep = record.keep
-        decay = beta * keep if keep is not None else beta.expand_as(u)
-        forget = forget * keep if keep is not None else forget
-        one_minus_beta = 1.0 - beta
-        g_u_all, g_c_all = torch.empty_like(u), torch.empty_like(u)
-        g_u_hat, g_c = grads
-        for t in range(u.shape[0] - 1, -1, -1):
-            g_u = torch.addcmul(b[t], g_u_hat, a[t])
-            g_c = torch.addcmul(g_c, g_u, one_minus_beta)  # Eq. 1: u = beta u_hat + (1 - beta) c
-            g_u_all[t] = g_u
-            g_c_all[t] = g_c
-            g_u_hat = decay[t] * g_u
-            g_c = forget[t] * g_c  # Eq. 13: c = F c_prev + (1 - F) J
-        grad_beta = ((record.u_prev - record.c) * g_u_all).sum((0, 1))
-        return ScanGradients((grad_beta,), g_u_hat, g_c, (g_c_all * record.c_prev, g_c_all))
+        u = torch.addcmul((1.0 - beta) * record.c, beta, record.u_prev)  # Eq. 1, every step at once
+        surrogate = self.spike.grad(u - self.threshold)  # Eq. 4
+        # dL/du_t = b_t + a_t dL/du_hat_t (Eq. 12, soft reset), dL/du_hat_t = beta keep_(t+1) dL/du_(t+1) (Eq. 1)
+        carry = 1.0 - self.threshold * surrogate
+        decay = beta if keep is None else beta * keep
+        carry[:-1] *= decay if keep is None else decay[1:]
+        b = grad_spikes * surrogate
+        g_u = torch.empty_like(u)
+        torch.addcmul(b[-1], carry[-1], grads[0], out=g_u[-1])
+        for t in range(u.shape[0] - 2, -1, -1):
+            torch.addcmul(b[t], carry[t], g_u[t + 1], out=g_u[t])
+        # dL/dc_t = (1 - beta) dL/du_t (Eq. 1) + keep_(t+1) F_(t+1) dL/dc_(t+1) (Eq. 13: c = F c_prev + (1 - F) J)
+        forget = forget if keep is None else forget * keep
+        g_c = (1.0 - beta) * g_u
+        g_c[-1] += grads[1]
+        for t in range(u.shape[0] - 2, -1, -1):
+            g_c[t].addcmul_(forget[t + 1], g_c[t + 1])
+        g_u0 = (decay if keep is None else decay[0]) * g_u[0]
+        grad_beta = ((record.u_prev - record.c) * g_u).sum(0).sum_to_size(beta.shape)
+        return ScanGradients((grad_beta,), g_u0, forget[0] * g_c[0], (g_c * record.c_prev, g_c))
 
 
 class LIFCell(SpikingCell):
@@ -254,22 +287,61 @@ class LIFCell(SpikingCell):
         u_hat = self.reset_potential * spikes + (1.0 - spikes) * u  # Eq. 3, hard reset
         return spikes, (u_hat, c)
 
+    def scan_forward(
+        self, drive: tuple[Tensor, ...], state: CellState, keep: Tensor | None, params: tuple[Tensor, ...]
+    ) -> tuple[ScanRecord, CellState]:
+        """
+        :meth:`step` over a whole sequence without autograd, three operations per step into preallocated buffers;
+        arguments as :meth:`GRSNCell.scan_forward` (``params`` is empty: the decay is fixed).
+        """
+        (current,) = drive
+        u = (1.0 - self.beta) * current  # Eq. 1, input part; the loop adds beta u_hat: u of every step
+        u_hat, u_prev = _state_buffers(state[0], u, keep)
+        fired = torch.empty_like(u, dtype=torch.bool)
+        for t, (u_in, u_out, u_t, s) in enumerate(zip(u_prev, u_hat[1:], u, fired, strict=True)):
+            if keep is not None:
+                torch.mul(u_hat[t], keep[t], out=u_in)
+            torch.add(u_t, u_in, alpha=self.beta, out=u_out)  # Eq. 1
+            torch.gt(u_out, self.threshold, out=s)  # Eq. 4, H(u - theta)
+            u_out.masked_fill_(s, self.reset_potential)  # Eq. 3, hard reset
+        c_prev = torch.cat([state[1][None], current[:-1]])  # the state's c is the last input current
+        c_prev = c_prev if keep is None else c_prev * keep
+        spikes = fired.to(u.dtype)
+        return ScanRecord(keep, spikes, u_prev, c_prev, current, drive, params), (u_hat[-1], current[-1])
+
     def scan_backward(self, record: ScanRecord, grads: CellState, grad_spikes: Tensor) -> ScanGradients:
         (current,) = record.drive
-        u = self.beta * record.u_prev + (1.0 - self.beta) * current  # Eq. 1, every step at once
+        u = torch.add((1.0 - self.beta) * current, record.u_prev, alpha=self.beta)  # Eq. 1, every step at once
         surrogate = self.spike.grad(u - self.threshold)  # Eq. 4
-        a = (1.0 - record.spikes) + (self.reset_potential - u) * surrogate  # dL/du = a dL/du_hat + b, Eq. 3
+        # dL/du_t = b_t + a_t dL/du_hat_t (Eq. 3, hard reset), dL/du_hat_t = beta keep_(t+1) dL/du_(t+1) (Eq. 1)
+        carry = torch.addcmul(1.0 - record.spikes, self.reset_potential - u, surrogate)
+        keep = record.keep
+        carry[:-1] *= self.beta if keep is None else self.beta * keep[1:]
         b = grad_spikes * surrogate
-        decay = self.beta * record.keep if record.keep is not None else torch.full_like(u, self.beta)
-        g_u_all = torch.empty_like(u)
-        g_u_hat, grad_c = grads
-        for t in range(u.shape[0] - 1, -1, -1):
-            g_u = torch.addcmul(b[t], g_u_hat, a[t])
-            g_u_all[t] = g_u
-            g_u_hat = decay[t] * g_u
-        grad_current = (1.0 - self.beta) * g_u_all  # Eq. 1 with c = the input current (Eq. 2)
-        grad_current[-1] += grad_c  # the returned state's c is the last input current
-        return ScanGradients((), g_u_hat, torch.zeros_like(grad_c), (grad_current,))
+        g_u = torch.empty_like(u)
+        torch.addcmul(b[-1], carry[-1], grads[0], out=g_u[-1])
+        for t in range(u.shape[0] - 2, -1, -1):
+            torch.addcmul(b[t], carry[t], g_u[t + 1], out=g_u[t])
+        g_u0 = (self.beta if keep is None else self.beta * keep[0]) * g_u[0]
+        grad_current = (1.0 - self.beta) * g_u  # Eq. 1 with c = the input current (Eq. 2)
+        grad_current[-1] += grads[1]  # the returned state's c is the last input current
+        return ScanGradients((), g_u0, torch.zeros_like(grads[1]), (grad_current,))
+
+
+def _state_buffers(initial: Tensor, like: Tensor, keep: Tensor | None) -> tuple[Tensor, Tensor]:
+    """
+    Buffers of a state over a sequence, for the fused scans of the single-step cells.
+
+    :param initial: the state before the first step (batch, hidden)
+    :param like: a tensor (seq_len, batch, hidden) of the sequence
+    :param keep: reset mask of :meth:`SpikingCell.scan_backward`'s record, ``None`` for no reset
+    :return: ``after`` (seq_len + 1, batch, hidden) with ``after[0] = initial`` and ``after[t + 1]`` for the state after
+        step ``t``, and the state entering every step: ``after[:-1]`` without resets, else a buffer for
+        ``after[t] * keep[t]``
+    """
+    after = like.new_empty((like.shape[0] + 1, *like.shape[1:]))
+    after[0] = initial
+    return after, after[:-1] if keep is None else torch.empty_like(like)
 
 
 _DECAY_MATRICES: dict[tuple[float, int, torch.dtype, torch.device], Tensor] = {}
@@ -321,6 +393,8 @@ class _LIFScanFunction(torch.autograd.Function):
         ctx: Any, drive: Tensor, surrogate: Surrogate, current_decay: float, voltage_decay: float, threshold: float
     ) -> Tensor:
         volts, silent = _lif_scan(drive, current_decay, voltage_decay, threshold)
+        if torch.compiler.is_compiling():  # torch.compile refuses to save tensors the in-place scan wrote to
+            volts, silent = volts.clone(), silent.clone()
         ctx.save_for_backward(volts, silent)
         ctx.constants = surrogate, current_decay, voltage_decay, threshold
         return torch.rsub(silent, 1.0)
