@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,7 +31,7 @@ from torch import nn
 from sb3_spiking.algos.double_dqn import DoubleDQN
 from sb3_spiking.algos.sequence_buffer import BurnIn, SequenceReplayBuffer
 from sb3_spiking.envs.history import VecPrevActionReward
-from sb3_spiking.snn.cores import CORES, make_core
+from sb3_spiking.snn.cores import CORES, make_core, run_cores
 from sb3_spiking.validation import check_choice, check_finite_observation, check_float, check_int, check_sizes
 
 CoreState = tuple[torch.Tensor, ...]
@@ -89,6 +89,18 @@ class SequenceNetwork(nn.Module):
             layers.append(nn.Tanh())
         self.head = nn.Sequential(*layers)
 
+    def embed(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        The three embeddings as one block-diagonal layer (one matmul over all steps).
+
+        :param obs: ``[o_t, a_{t-1}, r_{t-1}]`` (seq_len, batch, obs_dim + prev_action_dim + 1)
+        :return: the core input ``[emb(o_t), emb(a_{t-1}), emb(r_{t-1})]`` and ``emb(o_t)``
+        """
+        layers = [self.obs_embedding[0], self.action_embedding[0], self.reward_embedding[0]]
+        weight = torch.block_diag(*(layer.weight for layer in layers))
+        embedded = torch.relu(nn.functional.linear(obs, weight, torch.cat([layer.bias for layer in layers])))
+        return embedded, embedded[..., : layers[0].out_features]
+
     def forward_core(
         self, obs: torch.Tensor, state: CoreState | None = None, episode_starts: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, CoreState]:
@@ -98,11 +110,8 @@ class SequenceNetwork(nn.Module):
         :param episode_starts: (seq_len, batch), 1 where the core state is reset
         :return: head features ``[core output, observation embedding]`` (seq_len, batch, ...) and the core state
         """
-        obs_emb = self.obs_embedding(obs[..., : self.obs_dim])
-        action_emb = self.action_embedding(obs[..., self.obs_dim : self.obs_dim + self.prev_action_dim])
-        reward_emb = self.reward_embedding(obs[..., -1:])
-        out, state = self.core(torch.cat([obs_emb, action_emb, reward_emb], dim=-1), state, episode_starts)
-        return torch.cat([out, obs_emb], dim=-1), state
+        ((features, state),) = forward_cores([self], obs, [state], episode_starts)
+        return features, state
 
     def forward_head(self, features: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
         """
@@ -122,6 +131,43 @@ class SequenceNetwork(nn.Module):
         """:meth:`forward_core` then :meth:`forward_head`."""
         features, state = self.forward_core(obs, state, episode_starts)
         return self.forward_head(features, action), state
+
+
+def forward_cores(
+    networks: Sequence[SequenceNetwork],
+    obs: torch.Tensor,
+    states: Sequence[CoreState | None] | None = None,
+    episode_starts: torch.Tensor | None = None,
+) -> list[tuple[torch.Tensor, CoreState]]:
+    """
+    :meth:`SequenceNetwork.forward_core` of several networks on the same inputs, their cores run together
+    (:func:`~sb3_spiking.snn.cores.run_cores`: spiking cores as one batch).
+
+    :param networks: sequence networks
+    :param obs: ``[o_t, a_{t-1}, r_{t-1}]`` (seq_len, batch, obs features)
+    :param states: initial core state of each network (``None`` for zeros), ``None`` for zeros everywhere
+    :param episode_starts: (seq_len, batch), 1 where the core states are reset
+    :return: head features and final core state of each network
+    """
+    embedded = [network.embed(obs) for network in networks]
+    outputs = run_cores([network.core for network in networks], [x for x, _ in embedded], states, episode_starts)
+    return [
+        (torch.cat([out, obs_emb], dim=-1), state) for (out, state), (_, obs_emb) in zip(outputs, embedded, strict=True)
+    ]
+
+
+def polyak(params: Iterable[torch.Tensor], target_params: Iterable[torch.Tensor], tau: float) -> None:
+    """
+    SB3's ``polyak_update`` (``target = (1 - tau) target + tau param``, the same operations) in two multi-tensor calls.
+
+    :param params: parameters of the online network
+    :param target_params: the corresponding parameters of its target network (updated in place)
+    :param tau: soft update coefficient
+    """
+    with torch.no_grad():
+        targets = list(target_params)
+        torch._foreach_mul_(targets, 1.0 - tau)
+        torch._foreach_add_(targets, list(params), alpha=tau)
 
 
 def target_copy(source: nn.Module, target: nn.Module) -> nn.Module:
@@ -514,18 +560,19 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         self.replay_buffer = buffer
 
     @staticmethod
-    def _warm_state(network: SequenceNetwork, burn_in: BurnIn | None) -> CoreState | None:
+    def _warm_states(networks: Sequence[SequenceNetwork], burn_in: BurnIn | None) -> list[CoreState | None]:
         """
-        :param network: a sequence network of the policy
+        :param networks: sequence networks of the policy
         :param burn_in: burn-in steps of a batch, see :meth:`SequenceSamples.split_burn_in`
-        :return: the core state of ``network`` after the burn-in steps, computed without gradient (burn-in steps
-            only warm the state and carry no gradient, as in R2D2); ``None`` (zeros) without burn-in
+        :return: the core state of each network after the burn-in steps (their cores run together), computed without
+            gradient (burn-in steps only warm the state and carry no gradient, as in R2D2); ``None`` (zeros) without
+            burn-in
         """
         if burn_in is None:
-            return None
+            return [None] * len(networks)
         with torch.no_grad():
-            _, state = network.forward_core(burn_in.observations, None, burn_in.episode_starts)
-        return tuple(s * burn_in.warm[None, :, None] for s in state)
+            results = forward_cores(networks, burn_in.observations, None, burn_in.episode_starts)
+        return [tuple(s * burn_in.warm[None, :, None] for s in state) for _, state in results]
 
 
 def _check_train_freq(train_freq: Any) -> None:

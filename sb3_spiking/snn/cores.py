@@ -14,14 +14,14 @@ A new spiking cell is one :class:`~sb3_spiking.snn.neurons.SpikingCell` subclass
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sb3_spiking.snn.recurrent import SpikingRecurrent
+from sb3_spiking.snn.recurrent import SpikingRecurrent, run_stacked, stackable
 from sb3_spiking.validation import check_int
 
 CoreState = tuple[Tensor, ...]
@@ -170,3 +170,26 @@ def make_core(name: str, input_size: int, hidden_size: int, **kwargs: Any) -> nn
             f"allowed: {allowed}"
         )
     return CORES[name](input_size, hidden_size, **kwargs)
+
+
+def run_cores(
+    cores: Sequence[nn.Module],
+    inputs: Sequence[Tensor],
+    states: Sequence[CoreState | None] | None = None,
+    episode_starts: Tensor | None = None,
+) -> list[tuple[Tensor, CoreState]]:
+    """
+    ``[core(x, state, episode_starts) for ...]``: several cores, each on its own inputs of one shape. Spiking cores of
+    equal settings run as one batch (one elementwise scan per layer over all of them, see
+    :func:`~sb3_spiking.snn.recurrent.run_stacked`), other cores one by one.
+
+    :param cores: cores built by :func:`make_core`
+    :param inputs: one input (seq_len, batch, input_size) per core, all of one seq_len and batch
+    :param states: one initial state per core (``None`` for zeros), ``None`` for zeros everywhere
+    :param episode_starts: (seq_len, batch), 1 where every core's state is reset before that step
+    :return: the output (seq_len, batch, hidden) and final state of each core
+    """
+    states = list(states) if states is not None else [None] * len(cores)
+    if len(cores) > 1 and stackable(cores):
+        return run_stacked(cores, inputs, states, episode_starts)
+    return [core(x, state, episode_starts) for core, x, state in zip(cores, inputs, states, strict=True)]

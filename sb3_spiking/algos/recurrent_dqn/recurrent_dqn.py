@@ -10,11 +10,11 @@ from gymnasium import spaces
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import LinearSchedule, polyak_update
+from stable_baselines3.common.utils import LinearSchedule
 from torch.nn import functional as F
 
 from sb3_spiking.algos.recurrent_dqn.policies import GRSNPolicy, RecurrentDQNPolicy
-from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyAlgorithm, SequenceNetwork
+from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyAlgorithm, SequenceNetwork, polyak
 from sb3_spiking.algos.sequence_buffer import SequenceSamples
 from sb3_spiking.validation import check_float
 
@@ -158,11 +158,12 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             obs, mask = data.observations, data.mask
             n_valid = mask.sum().clamp(min=1.0)
 
-            q_values = self.q_net(obs, self._warm_state(self.q_net, burn_in))[0]
+            warm_state, target_warm_state = self._warm_states([self.q_net, self.q_net_target], burn_in)
+            q_values = self.q_net(obs, warm_state)[0]
             with torch.no_grad():
                 # double Q: the online network picks a_{t+1}, the target network evaluates it
                 next_actions = q_values[1:].argmax(dim=-1, keepdim=True)
-                target_q_values = self.q_net_target(obs, self._warm_state(self.q_net_target, burn_in))[0]
+                target_q_values = self.q_net_target(obs, target_warm_state)[0]
                 next_q = target_q_values[1:].gather(-1, next_actions).squeeze(-1)
                 target_q = data.rewards + (1.0 - data.terminated) * self.gamma * next_q
 
@@ -173,7 +174,7 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), self.max_grad_norm)
             self.policy.optimizer.step()
-            polyak_update(self.q_net.parameters(), self.q_net_target.parameters(), self.tau)
+            polyak(self.q_net.parameters(), self.q_net_target.parameters(), self.tau)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", np.mean(losses))

@@ -9,8 +9,15 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
+from torch.nn import functional as F
 
-from sb3_spiking.algos.recurrent_off_policy import CoreState, RecurrentOffPolicyPolicy, SequenceNetwork, target_copy
+from sb3_spiking.algos.recurrent_off_policy import (
+    CoreState,
+    RecurrentOffPolicyPolicy,
+    SequenceNetwork,
+    forward_cores,
+    target_copy,
+)
 from sb3_spiking.snn.extra_state import ExtraStateMixin
 from sb3_spiking.validation import check_int
 
@@ -37,16 +44,26 @@ class RecurrentContinuousCritic(nn.Module):
         :param states: initial core state of each critic, ``None`` for zeros
         :return: one (seq_len, batch) Q sequence per critic
         """
-        states = states or [None] * len(self.q_networks)
+        return self.forward_heads(forward_cores(self.q_networks, obs, states), actions)
+
+    def forward_heads(
+        self, core_outputs: list[tuple[torch.Tensor, CoreState]], actions: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """
+        :param core_outputs: :func:`~sb3_spiking.algos.recurrent_off_policy.forward_cores` of the critics
+        :param actions: (seq_len, batch, action_dim)
+        :return: one (seq_len, batch) Q sequence per critic
+        """
         return tuple(
-            q_net(obs, state, action=actions)[0].squeeze(-1)
-            for q_net, state in zip(self.q_networks, states, strict=True)
+            q_net.forward_head(features, actions).squeeze(-1)
+            for q_net, (features, _) in zip(self.q_networks, core_outputs, strict=True)
         )
 
     def q1_forward(self, obs: torch.Tensor, actions: torch.Tensor, state: CoreState | None = None) -> torch.Tensor:
         """
-        First critic only, for the actor loss: its core input holds no current action, so the core runs without
-        gradient and only the head is differentiated (with respect to ``actions``).
+        First critic only, for the actor loss: differentiable with respect to ``actions`` only. Its core input holds
+        no current action, so the core, and the first head layer's part that reads the core features, run without
+        gradient; the head's weights get no gradient (SB3's TD3 gives them one that the critic step discards).
 
         :param obs: (seq_len, batch, obs features)
         :param actions: (seq_len, batch, action_dim)
@@ -54,9 +71,18 @@ class RecurrentContinuousCritic(nn.Module):
         :return: (seq_len, batch)
         """
         q_net = self.q_networks[0]
+        first, *rest = q_net.head
+        n_features = first.in_features - actions.shape[-1]
         with torch.no_grad():
             features, _ = q_net.forward_core(obs, state)
-        return q_net.forward_head(features, actions).squeeze(-1)
+            hidden = F.linear(features, first.weight[:, :n_features], first.bias)
+        hidden = hidden + F.linear(actions, first.weight[:, n_features:].detach())
+        for layer in rest:
+            if isinstance(layer, nn.Linear):
+                hidden = F.linear(hidden, layer.weight.detach(), layer.bias.detach())
+            else:
+                hidden = layer(hidden)
+        return hidden.squeeze(-1)
 
 
 class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):

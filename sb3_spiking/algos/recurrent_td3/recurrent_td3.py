@@ -10,9 +10,13 @@ from gymnasium import spaces
 from stable_baselines3.common.noise import ActionNoise, NormalActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import polyak_update
 
-from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyAlgorithm, SequenceNetwork
+from sb3_spiking.algos.recurrent_off_policy import (
+    RecurrentOffPolicyAlgorithm,
+    SequenceNetwork,
+    forward_cores,
+    polyak,
+)
 from sb3_spiking.algos.recurrent_td3.policies import GRSNPolicy, RecurrentContinuousCritic, RecurrentTD3Policy
 from sb3_spiking.algos.sequence_buffer import SequenceSamples
 from sb3_spiking.validation import check_float, check_int
@@ -142,16 +146,17 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             n_valid = mask.sum().clamp(min=1.0)
 
             with torch.no_grad():
-                next_actions = self.actor_target(obs, self._warm_state(self.actor_target, burn_in))[0]
-                noise = (torch.randn_like(next_actions) * self.target_policy_noise).clamp(
-                    -self.target_noise_clip, self.target_noise_clip
-                )
-                next_actions = (next_actions + noise).clamp(-1.0, 1.0)
-                target_states = [self._warm_state(q_net, burn_in) for q_net in self.critic_target.q_networks]
-                next_q = torch.stack(self.critic_target(obs, next_actions, target_states)).min(dim=0).values[1:]
+                # the target networks' cores as one batch over o_0 .. o_L; the heads where o_(t+1) is read
+                targets = [self.actor_target, *self.critic_target.q_networks]
+                (actor_features, _), *critic_outputs = forward_cores(targets, obs, self._warm_states(targets, burn_in))
+                noise = torch.randn((*obs.shape[:2], self.actor.prev_action_dim), device=obs.device)[1:]
+                noise = (noise * self.target_policy_noise).clamp(-self.target_noise_clip, self.target_noise_clip)
+                next_actions = (self.actor_target.forward_head(actor_features[1:]) + noise).clamp(-1.0, 1.0)
+                next_outputs = [(features[1:], state) for features, state in critic_outputs]
+                next_q = torch.stack(self.critic_target.forward_heads(next_outputs, next_actions)).min(dim=0).values
                 target_q = data.rewards + (1.0 - data.terminated) * self.gamma * next_q
 
-            states = [self._warm_state(q_net, burn_in) for q_net in self.critic.q_networks]
+            states = self._warm_states(self.critic.q_networks, burn_in)
             current_q = self.critic(obs[:-1], data.actions, states)
             critic_loss = sum((((q - target_q) ** 2) * mask).sum() / n_valid for q in current_q)
             critic_losses.append(critic_loss.item())
@@ -161,16 +166,16 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
 
             if self._n_updates % self.policy_delay == 0:
                 # -Q1(h_t, pi(h_t)) over the valid steps, with the critic just updated
-                actions = self.actor(obs[:-1], self._warm_state(self.actor, burn_in))[0]
-                q1_state = self._warm_state(self.critic.q_networks[0], burn_in)
+                actor_state, q1_state = self._warm_states([self.actor, self.critic.q_networks[0]], burn_in)
+                actions = self.actor(obs[:-1], actor_state)[0]
                 actor_q = self.critic.q1_forward(obs[:-1], actions, q1_state)
                 actor_loss = -(actor_q * mask).sum() / n_valid
                 actor_losses.append(actor_loss.item())
                 self.actor.optimizer.zero_grad()
                 actor_loss.backward()
                 self.actor.optimizer.step()
-                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
-                polyak_update(self.actor.parameters(), self.actor_target.parameters(), self.tau)
+                polyak(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+                polyak(self.actor.parameters(), self.actor_target.parameters(), self.tau)
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         if actor_losses:
