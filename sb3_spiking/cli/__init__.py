@@ -69,6 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command = name
     try:
         return int(module.run(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError) as error:  # bad input: the message, not a traceback
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:  # bad input: no traceback
         print(f"sb3-spiking {name}: error: {error}", file=sys.stderr)
         return 2
