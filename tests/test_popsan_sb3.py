@@ -1,5 +1,9 @@
 """SpikingPopPolicy inside SB3: construction by name, learning, save/load, VecNormalize."""
 
+import io
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +12,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 import sb3_spiking  # noqa: F401
-from sb3_spiking.policies.popsan import PopSpikingActor, PopSpikingSACActor
+from sb3_spiking.policies.popsan import PopSpikingActor, PopSpikingSACActor, SpikingPopPolicy
 from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron
 from sb3_spiking.snn.schedules import set_sharpness
 from sb3_spiking.snn.surrogate import make
@@ -96,3 +100,48 @@ def test_schedules_reach_every_spiking_layer() -> None:
     set_sharpness(model.policy, 4.0)
     neurons = [m for m in model.policy.modules() if isinstance(m, CurrentLIF)]
     assert len(neurons) == 4 and all(n.spike.a == 0.25 for n in neurons)
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "trained_agents/td3-SpikingPopPolicy-Pendulum-v1/td3-Pendulum-v1.zip"
+
+
+def shipped_actor_reference(state: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+    """Pop-SAN's test-time forward (deterministic encoder, LIF d_c = 0.5, d_v = 0.75, v_th = 0.5, T = 5) written per
+    timestep from the weights stored in the zip, in float64; returns tanh of the readout."""
+    state = {k: v.double() for k, v in state.items()}
+    mean, std = state["actor.net.encoder.mean"], state["actor.net.encoder.std"]
+    stim = torch.exp(-0.5 * ((obs[:, :, None] - mean) / std) ** 2).flatten(1)  # Eq. 7
+    n_layers = sum(1 for k in state if k.startswith("actor.net.layers.") and k.endswith(".weight"))
+    currents, volts, spikes = [0.0] * n_layers, [0.0] * n_layers, [0.0] * n_layers
+    enc_volt, count = torch.zeros_like(stim), 0.0
+    for _ in range(5):
+        enc_volt = enc_volt + stim  # Eq. 8
+        x = (enc_volt > 1 - 1e-3).double()  # Eq. 9
+        enc_volt = enc_volt - x * (1 - 1e-3)  # Eq. 10
+        for k in range(n_layers):
+            weight, bias = state[f"actor.net.layers.{k}.weight"], state[f"actor.net.layers.{k}.bias"]
+            currents[k] = 0.5 * currents[k] + x @ weight.T + bias  # Eq. 11
+            volts[k] = 0.75 * volts[k] * (1 - spikes[k]) + currents[k]  # Eq. 12
+            spikes[k] = (volts[k] > 0.5).double()  # Eq. 13
+            x = spikes[k]
+        count = count + x
+    weight, bias = state["actor.net.decoder.weight"], state["actor.net.decoder.bias"]
+    rate = (count / 5).view(obs.shape[0], *weight.shape)  # Eq. 14-15
+    return torch.tanh((rate * weight).sum(-1) + bias)  # Eq. 16
+
+
+def test_shipped_agent_loads_and_acts_like_its_weights() -> None:
+    """The Hub agent saved before policies/popsan.py became a package (class path
+    ``sb3_spiking.policies.popsan.SpikingPopPolicy``) loads and acts as its stored weights say."""
+    with zipfile.ZipFile(SHIPPED) as archive:
+        assert "sb3_spiking.policies.popsan" in archive.read("data").decode()
+        with archive.open("policy.pth") as file:
+            state = torch.load(io.BytesIO(file.read()), map_location="cpu", weights_only=True)
+    model = TD3.load(SHIPPED, device="cpu")
+    assert isinstance(model.policy, SpikingPopPolicy)
+    assert model.policy.config.hidden_sizes == (64, 64) and model.policy.config.surrogate["name"] == "trapezoidal"
+    obs = np.random.default_rng(0).uniform(-3, 3, (64, 3)).astype(np.float32)  # VecNormalize(clip_obs=3) range
+    actions = model.predict(obs, deterministic=True)[0]
+    expected = 2.0 * shipped_actor_reference(state, torch.as_tensor(obs, dtype=torch.float64)).numpy()  # bounds +-2
+    np.testing.assert_allclose(actions, expected, atol=1e-4, rtol=0)
+    assert np.std(actions) > 0.1
