@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from huggingface_hub import HfApi
+from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DDPG, DQN, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -27,7 +29,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_spiking import DoubleDQN, RecurrentDQN, RecurrentTD3
-from sb3_spiking.hub import load_from_hub, load_local, pull, push_to_hub
+from sb3_spiking.hub import load_from_hub, load_local, package, pull, push_to_hub
 from sb3_spiking.marl import QMIX
 
 
@@ -312,3 +314,80 @@ def test_push_then_load_acts_identically(family: str, hub: LoopbackHub, tmp_path
         np.testing.assert_array_equal(env_b.obs_rms.mean, model.get_env().obs_rms.mean)
         np.testing.assert_array_equal(env_b.obs_rms.var, model.get_env().obs_rms.var)
     assert_same_actions(model, loaded, env_a, env_b)
+
+
+def _pushed_dqn(hub: LoopbackHub, repo_id: str, **kwargs: Any) -> BaseAlgorithm:
+    model, env_id, _ = trained("dqn")
+    push_to_hub(model, repo_id, env_id=env_id, endpoint=hub.url, n_eval_episodes=1, estimate_energy=False, **kwargs)
+    return model
+
+
+def test_offline_loading_from_the_cache(hub: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _pushed_dqn(hub, "loopback/offline")
+    load_from_hub("loopback/offline", endpoint=hub.url)  # seeds the cache
+    seen = len(hub.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    loaded, env = load_from_hub("loopback/offline", endpoint=hub.url, seed=3)
+    assert len(hub.requests) == seen  # nothing asked of the Hub
+    _, env_ref = load_local(pull("loopback/offline", endpoint=hub.url), seed=3)
+    assert_same_actions(model, loaded, env_ref, env)
+    with pytest.raises(LocalEntryNotFoundError, match="loopback/never-downloaded"):
+        load_from_hub("loopback/never-downloaded", endpoint=hub.url)
+
+
+def test_revision_branch_round_trip(hub: LoopbackHub) -> None:
+    first = _pushed_dqn(hub, "loopback/revisions")
+    torch.manual_seed(1)
+    second, _, _ = FAMILIES["dqn"]()
+    second.learn(60)
+    push_to_hub(second, "loopback/revisions", env_id="CartPole-v1", endpoint=hub.url, revision="v2", n_eval_episodes=1)
+    assert hub.commit_messages[-1] == "Upload sb3-spiking agent"
+    main, _ = load_from_hub("loopback/revisions", endpoint=hub.url)
+    v2, _ = load_from_hub("loopback/revisions", revision="v2", endpoint=hub.url)
+    assert not torch.equal(first.q_net.state_dict()["layers.0.weight"], second.q_net.state_dict()["layers.0.weight"])
+    for loaded, original in ((main, first), (v2, second)):
+        expected = {k: v for k, v in original.policy.state_dict().items() if isinstance(v, torch.Tensor)}
+        got = loaded.policy.state_dict()
+        for key, value in expected.items():
+            assert torch.equal(got[key].cpu(), value.cpu()), key
+
+
+def test_repository_without_agent_files(hub: LoopbackHub, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\nnot an agent\n")
+    api = HfApi(endpoint=hub.url)
+    api.create_repo("loopback/not-an-agent", exist_ok=True)
+    api.upload_folder(repo_id="loopback/not-an-agent", folder_path=tmp_path)
+    with pytest.raises(ValueError, match=r"'loopback/not-an-agent' is not an sb3-spiking agent: no config\.yml"):
+        load_from_hub("loopback/not-an-agent", endpoint=hub.url)
+
+
+def test_unknown_repository_and_network_failure(hub: LoopbackHub) -> None:
+    with pytest.raises(RepositoryNotFoundError, match="loopback/missing"):
+        load_from_hub("loopback/missing", endpoint=hub.url)
+    hub_down = "http://127.0.0.1:9"  # discard port: nothing listens
+    with pytest.raises(LocalEntryNotFoundError, match="loopback/missing"):
+        load_from_hub("loopback/missing", endpoint=hub_down)
+    model, _, _ = trained("dqn")
+    with pytest.raises(ConnectionError, match="pushing to 'loopback/down'"):
+        push_to_hub(model, "loopback/down", env_id="CartPole-v1", endpoint=hub_down, n_eval_episodes=1)
+    with pytest.raises(ValueError, match="repo_id must be '<org>/<name>'"):
+        push_to_hub(model, "no-org", env_id="CartPole-v1", endpoint=hub.url)
+
+
+def test_cli_push_then_pull(hub: LoopbackHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sb3_spiking.cli import main
+
+    model, _, _ = trained("dqn")
+    folder = package(model, "CartPole-v1", tmp_path / "agents", n_eval_episodes=1, estimate_energy=False)
+    assert main(["push", str(folder), "--repo-id", "loopback/cli", "--endpoint", hub.url]) == 0
+    assert capsys.readouterr().out.strip().startswith(f"{hub.url}/loopback/cli/commit/")
+    out = tmp_path / "pulled"
+    assert main(["pull", "loopback/cli", "-o", str(out), "--endpoint", hub.url]) == 0
+    for file in folder.iterdir():
+        if file.name != "README.md":  # the pushed card names the repository
+            assert (out / file.name).read_bytes() == file.read_bytes(), file.name
+    assert 'load_from_hub("loopback/cli")' in (out / "README.md").read_text()
+    loaded, env = load_local(out, seed=5)
+    _, env_ref = load_local(folder, seed=5)
+    assert_same_actions(model, loaded, env_ref, env)
