@@ -92,7 +92,7 @@ def _read_mean_var(mean_var_path: Path, obs_dim: int) -> tuple[np.ndarray, np.nd
             loaded = pickle.load(file)
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as err:
         raise ValueError(
-            f"mean_var_path {str(mean_var_path)!r} is not a readable pickle ({err.__class__.__name__}: {err}); "
+            f"mean_var_path {str(mean_var_path)!r} is not a readable pickle ({err.__class__.__name__}); "
             f"expected {content}. Were model_path and mean_var_path swapped?"
         ) from err
     if not isinstance(loaded, (list, tuple)) or len(loaded) != 2:
