@@ -9,8 +9,11 @@ and ``VecNormalize.load`` do): load only folders you trust.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
 import json
+import pickletools
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 REQUIRED_KEYS = ("algo", "env_id")
+BY_REFERENCE = {"PROTO", "FRAME", "SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "MEMOIZE", "BINPUT", "PUT", "STOP"}
+"""Pickle opcodes of a class pickled by reference (module and name), besides the GLOBAL / STACK_GLOBAL opcode."""
 RL_ZOO3_ALIASES = {"ppo_lstm": "recurrentppo"}
 """rl_zoo3 names of algorithms that sb3-spiking names differently."""
 
@@ -170,13 +175,28 @@ def read_agent(folder: str | Path) -> AgentFiles:
 
 
 def _saved_policy_class(model_file: Path) -> tuple[str, str]:
-    """:return: module and name of the policy class recorded in an SB3 zip (empty strings when not recorded)"""
+    """
+    :return: module and name of the policy class recorded in an SB3 zip, read from the pickle's opcodes without
+        unpickling (empty strings when the class was not pickled by reference)
+    """
     with zipfile.ZipFile(model_file) as archive:
         data = json.loads(archive.read("data")) if "data" in archive.namelist() else {}
-    policy_class = data.get("policy_class", {})
-    if not isinstance(policy_class, dict):
+    policy_class = data.get("policy_class")
+    serialized = policy_class.get(":serialized:") if isinstance(policy_class, dict) else None
+    if not serialized:
         return "", ""
-    return str(policy_class.get("__module__", "")), str(policy_class.get("__qualname__", ""))
+    try:
+        ops = [(op.name, arg) for op, arg, _ in pickletools.genops(base64.b64decode(serialized))]
+    except (ValueError, binascii.Error):
+        return "", ""
+    names = {name for name, _ in ops}
+    if "GLOBAL" in names and names <= BY_REFERENCE | {"GLOBAL"}:
+        module, _, name = next(arg for op, arg in ops if op == "GLOBAL").partition(" ")
+        return module, name
+    strings = [arg for op, arg in ops if op.endswith("UNICODE")]
+    if "STACK_GLOBAL" in names and names <= BY_REFERENCE | {"STACK_GLOBAL"} and len(strings) == 2:
+        return strings[0], strings[1]
+    return "", ""
 
 
 def _made_by(files: AgentFiles) -> str:
