@@ -214,3 +214,15 @@ def test_wide_layer_matches_event_driven_simulation() -> None:
         for j in range(3):
             t_ref = first_spike_time(t_in[b], layer.weight[j].detach().numpy(), 1e-3)
             assert z_out[b, j] == pytest.approx(math.exp(t_ref), rel=1e-5)
+
+
+@pytest.mark.parametrize("cap", [None, 5.0, 2.0])
+def test_earliest_z_is_the_minimum_over_values(cap: float | None) -> None:
+    """``earliest_z`` (the policy's check that every input is a spike time) against a fine sweep of the encoder."""
+    enc = GaussianPopulationEncoder([1.0], n_neurons=6, sigma=1.4, z_max=6.0, height=20.0, cap=cap).double()
+    sweep = torch.linspace(-3.0, 3.0, 6001, dtype=torch.float64).unsqueeze(1)  # passes every centre exactly
+    peak = 20.0 / (1.4 * math.sqrt(2 * math.pi))
+    want = 6.0 - (peak if cap is None else min(peak, cap))
+    assert float(enc(sweep).min()) == pytest.approx(want, abs=1e-9)
+    assert GaussianPopulationEncoder.earliest_z(6.0, 20.0, 1.4, cap) == pytest.approx(want, abs=1e-12)
+    assert enc.min_z == pytest.approx(want, abs=1e-12)
