@@ -391,3 +391,45 @@ def test_cli_push_then_pull(hub: LoopbackHub, tmp_path: Path, capsys: pytest.Cap
     loaded, env = load_local(out, seed=5)
     _, env_ref = load_local(folder, seed=5)
     assert_same_actions(model, loaded, env_ref, env)
+
+
+def test_rl_zoo3_reads_a_pushed_agent(hub: LoopbackHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    rl_zoo3's download (huggingface_sb3.load_from_hub, file by file, laid out as rl_zoo3.load_from_hub lays them out)
+    and its enjoy path (get_model_path, get_saved_hyperparams, create_test_env, ALGOS[algo].load) run a pushed agent
+    as load_from_hub does. (rl_zoo3.enjoy itself imports ``requests``, which huggingface_hub 1.x no longer installs.)
+    """
+    import shutil
+
+    from huggingface_sb3 import EnvironmentName
+    from huggingface_sb3 import load_from_hub as sb3_load_from_hub
+    from rl_zoo3.utils import ALGOS, create_test_env, get_model_path, get_saved_hyperparams
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    model, env_id, _ = trained("td3")
+    repo_id = "loopback/td3-SpikingPopPolicy-Pendulum-v1"
+    push_to_hub(model, repo_id, env_id=env_id, endpoint=hub.url, n_eval_episodes=1)
+    monkeypatch.setenv("TRUST_REMOTE_CODE", "True")  # huggingface_sb3's consent to unpickling downloads
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+    template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    env_name = EnvironmentName(env_id)
+    run, params = tmp_path / "logs" / "td3" / f"{env_name}_1", tmp_path / "logs" / "td3" / f"{env_name}_1" / env_name
+    params.mkdir(parents=True)
+    shutil.copy(sb3_load_from_hub(repo_id, f"td3-{env_name}.zip"), run / f"{env_name}.zip")
+    for name in ("args.yml", "config.yml", "env_kwargs.yml"):
+        shutil.copy(sb3_load_from_hub(repo_id, name), params / name)
+    shutil.copy(sb3_load_from_hub(repo_id, "vec_normalize.pkl"), params / "vecnormalize.pkl")
+    sb3_load_from_hub(repo_id, "train_eval_metrics.zip")
+
+    _, model_path, log_path = get_model_path(0, str(tmp_path / "logs"), "td3", env_name)
+    hyperparams, stats_path = get_saved_hyperparams(str(Path(log_path) / env_name), test_mode=True)
+    zoo_env = create_test_env(env_id, stats_path=stats_path, seed=0, should_render=False, hyperparams=hyperparams)
+    zoo_model = ALGOS["td3"].load(model_path, device="cpu", buffer_size=1)
+    zoo_returns, _ = evaluate_policy(zoo_model, zoo_env, n_eval_episodes=1, return_episode_rewards=True)
+    loaded, env = load_from_hub(repo_id, endpoint=hub.url, seed=0, device="cpu")
+    returns, _ = evaluate_policy(loaded, env, n_eval_episodes=1, return_episode_rewards=True)
+    assert zoo_returns == returns
+    # and load_from_hub reads the run folder rl_zoo3 made from the download
+    from_run, run_env = load_local(run, seed=0, device="cpu")
+    assert evaluate_policy(from_run, run_env, n_eval_episodes=1, return_episode_rewards=True)[0] == returns
