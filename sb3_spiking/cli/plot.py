@@ -165,9 +165,11 @@ def plot(summary: dict[str, dict[str, Any]], output: Path, title: str, group_by:
     except ImportError:
         raise ImportError("plot needs matplotlib: pip install 'sb3-spiking[plot]'") from None
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    for variant, s in summary.items():
-        (line,) = ax.plot(s["steps"], s["mean"], label=f"{variant} ({s['seeds']} seed{'s' * (s['seeds'] > 1)})")
-        ax.fill_between(s["steps"], s["mean"] - s["std"], s["mean"] + s["std"], color=line.get_color(), alpha=0.2)
+    for i, (variant, s) in enumerate(summary.items()):
+        label = f"{variant} ({s['seeds']} seed{'s' * (s['seeds'] > 1)})"
+        (line,) = ax.plot(s["steps"], s["mean"], label=label, gid=f"curve_{i}")
+        ax.fill_between(s["steps"], s["mean"] - s["std"], s["mean"] + s["std"], color=line.get_color(), alpha=0.2,
+                        gid=f"band_{i}")  # fmt: skip
     ax.set_xlabel("environment steps")
     ax.set_ylabel("evaluation return (mean over episodes)")
     ax.set_title(title)
