@@ -5,29 +5,44 @@ Speed of the spiking networks next to their non-spiking counterparts (spec 08), 
    256 and single-observation inference, next to the 17-256-256-6 MLP actor and to the plain per-timestep
    implementation of the seed's equations written below (the loop of the original code);
 2. profile: multiply-accumulates of the Pop-SAN and MLP actors, the rate each achieves, and the top operators;
-3. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
+   Also one RecurrentTD3 update at the seed's settings (GRSN and GRU cores): time per pass, operator calls, matmul
+   MACs and the rate achieved (``recurrent_update_speed.profile_run``);
+3. recurrent: one update of RecurrentTD3 (Pendulum-P-v0) and RecurrentDQN (CartPole-P-v0) at seed 003's settings
+   (32 sequences x 64 steps, hidden 128), GRSN vs GRU core, each run in a fresh process, runs alternating;
+4. td3steps: where an SB3 TD3 env step on HalfCheetah-v5 goes (env, predict, replay sample, target actor, target
+   critic, critic update, actor update, polyak), MlpPolicy vs SpikingPopPolicy, timers around SB3's own calls;
+5. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
    peak RSS is its own: ``common.run_grid`` with one run at a time): TD3 SpikingPopPolicy vs MlpPolicy on
    HalfCheetah-v5, DQN CVTCPolicy vs MlpPolicy on CartPole-v1, RecurrentTD3 GRSN vs GRU core on Pendulum-P-v0, QMIX
    GRSN vs GRU on simple_spread.
 
-    python bench/speed.py --threads 2 [--sections kernel profile td3 dqn rtd3 qmix] [--device cuda] [--reps 3]
+``--baseline REV`` adds the package as of git revision REV (``git archive``, imported in place of the working tree) to
+the recurrent, profile and rtd3 runs: before and after a change, side by side in one run.
+
+    python bench/speed.py --threads 2 [--sections kernel profile recurrent td3steps td3 dqn rtd3 qmix] \
+        [--device cuda] [--reps 3] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import multiprocessing as mp
 import platform
 import resource
 import statistics
+import subprocess
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import run_grid
+from common import ROOT, run_grid
+from recurrent_update_speed import PhaseClock, profile_run, update_run, use_source
 from torch import Tensor, nn
 
 OBS, ACT, POP, SPIKE_TS, HIDDEN = 17, 6, 10, 5, (256, 256)
@@ -201,9 +216,10 @@ def profile_table(device: torch.device, reps: int) -> None:
             print(f"| {case} | {name} | {ms:.3f} | {rate:.1f} | {100 * matmul / total:.0f} % | {tops} |")
 
 
-def _build(section: str, variant: str, device: str, seed: int) -> tuple[Any, int, int]:
-    """The model of one throughput run, its warm-up steps and its measured steps."""
-    import sb3_spiking  # noqa: F401
+def _build(section: str, variant: str, device: str, seed: int, source: str | None = None) -> tuple[Any, int, int]:
+    """The model of one throughput run (``source``: see ``recurrent_update_speed.use_source``), its warm-up steps and
+    its measured steps."""
+    use_source(source)
 
     if section == "td3":
         from stable_baselines3 import TD3
@@ -276,9 +292,9 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _throughput_run(section: str, variant: str, device: str) -> dict[str, float]:
+def _throughput_run(section: str, variant: str, device: str, source: str | None = None) -> dict[str, float]:
     """One throughput run (in its own process, see :func:`common.run_grid`): env steps/s after the warm-up."""
-    model, warmup, measured = _build(section, variant, device, seed=0)
+    model, warmup, measured = _build(section, variant, device, seed=0, source=source)
     model.learn(warmup)
     start = time.perf_counter()
     model.learn(measured, reset_num_timesteps=False)
@@ -293,28 +309,168 @@ SECTIONS = {
 }
 
 
-def throughput_table(section: str, device: str, threads: int, reps: int, compiled: bool) -> None:
+def _baseline_source(rev: str) -> str:
+    """:return: a folder holding the ``sb3_spiking`` package as of git revision ``rev``"""
+    folder = tempfile.mkdtemp(prefix=f"sb3_spiking_{rev}_")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "sb3_spiking"], check=True, capture_output=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def _code_versions(baseline: str | None) -> list[tuple[str, str | None]]:
+    """(name, source) of the code measured: the revision ``baseline`` first when given, then the working tree."""
+    before = [(f"before ({baseline})", _baseline_source(baseline))] if baseline else []
+    return [*before, ("after (working tree)", None)]
+
+
+def throughput_table(
+    section: str, device: str, threads: int, reps: int, compiled: bool, baseline: str | None = None
+) -> None:
     title, variants = SECTIONS[section]
     variants = tuple(v for v in variants if compiled or not v.endswith("+compile"))
-    jobs = [dict(section=section, variant=v, device=device) for _ in range(reps) for v in variants]
+    codes = _code_versions(baseline) if section == "rtd3" else [("", None)]
+    names = {(v, code): f"{v}, {code}" if code else v for v in variants for code, _ in codes}
+    jobs = [
+        dict(section=section, variant=v, device=device, source=source)
+        for _ in range(reps)
+        for v in variants
+        for _, source in codes
+    ]
     records = run_grid(jobs, _throughput_run, n_jobs=1, threads=threads)
     failed = [r for r in records if "error" in r]
     if failed:
         raise RuntimeError(f"{section} runs failed: {[(r['job']['variant'], r['error']) for r in failed]}")
-    rates = {v: [r["rate"] for r in records if r["job"]["variant"] == v] for v in variants}
-    peaks = {v: [r["peak_rss_mib"] for r in records if r["job"]["variant"] == v] for v in variants}
-    base = statistics.median(rates[variants[0]])
+    sources = {source: code for code, source in codes}
+
+    def select(variant: str, code: str, key: str) -> list[float]:
+        return [r[key] for r in records if r["job"]["variant"] == variant and sources[r["job"]["source"]] == code]
+
+    base = statistics.median(select(variants[0], codes[0][0], "rate"))
     print(f"\n### {title} ({device}, {threads} thread(s), median of {reps} alternating runs)\n")
     print("| variant | env steps/s | ratio | peak RSS (MiB) |")
     print("|---|---|---|---|")
     for variant in variants:
-        rate = statistics.median(rates[variant])
-        print(f"| {variant} | {rate:.1f} | {rate / base:.2f}x | {max(peaks[variant]):.0f} |")
+        for code, _ in codes:
+            rate = statistics.median(select(variant, code, "rate"))
+            peak = max(select(variant, code, "peak_rss_mib"))
+            print(f"| {names[variant, code]} | {rate:.1f} | {rate / base:.2f}x | {peak:.0f} |")
+
+
+def recurrent_table(threads: int, reps: int, baseline: str | None) -> None:
+    """One update of RecurrentTD3 / RecurrentDQN at seed 003's settings, GRSN vs GRU, before vs after."""
+    codes = _code_versions(baseline)
+    cases = [(algo, core) for algo in ("RecurrentTD3", "RecurrentDQN") for core in ("gru", "grsn")]
+    jobs = [dict(algo=a, core=c, source=src) for _ in range(reps) for a, c in cases for _, src in codes]
+    records = run_grid(jobs, update_run, n_jobs=1, threads=threads)
+    failed = [r for r in records if "error" in r]
+    if failed:
+        raise RuntimeError(f"recurrent runs failed: {[(r['job'], r['error']) for r in failed]}")
+    ms = {
+        (a, c, src): statistics.median(
+            r["ms"] for r in records if (r["job"]["algo"], r["job"]["core"], r["job"]["source"]) == (a, c, src)
+        )
+        for a, c in cases
+        for _, src in codes
+    }
+    print(
+        f"\n### One update, 32 sequences x 64 steps, hidden 128 (cpu, {threads} thread(s), median of {reps} "
+        "alternating runs)\n"
+    )
+    print("| algorithm | core | code | update (ms) | updates/s | vs before | vs GRU, same code |")
+    print("|---|---|---|---|---|---|---|")
+    for algo, core in cases:
+        for code, src in codes:
+            value = ms[algo, core, src]
+            before = value / ms[algo, core, codes[0][1]]
+            print(
+                f"| {algo} | {core} | {code} | {value:.1f} | {1e3 / value:.1f} | {1 / before:.2f}x | "
+                f"{ms[algo, 'gru', src] / value:.2f}x |"
+            )
+
+
+def recurrent_profile_table(threads: int, baseline: str | None) -> None:
+    """Where one RecurrentTD3 update goes: passes (working tree), operator calls, matmul MACs and achieved rates."""
+    codes = _code_versions(baseline)
+    jobs = [dict(core=core, source=src) for core in ("grsn", "gru") for _, src in codes]
+    records = run_grid(jobs, profile_run, n_jobs=1, threads=threads)
+    failed = [r for r in records if "error" in r]
+    if failed:
+        raise RuntimeError(f"profile runs failed: {[(r['job'], r['error']) for r in failed]}")
+    by_job = {(r["job"]["core"], r["job"]["source"]): r for r in records}
+    print(f"\n### RecurrentTD3 update profile, Pendulum-P-v0, 32 x 64 steps, hidden 128 (cpu, {threads} thread(s))\n")
+    after = [by_job[core, None] for core in ("grsn", "gru")]
+    print("Passes of one update (working tree; ms per update, a backward pass counted with the pass before it):\n")
+    print("| pass | grsn | gru |\n|---|---|---|")
+    for phase in after[0]["phases"]:
+        print(f"| {phase} | " + " | ".join(f"{r['phases'].get(phase, 0.0):.2f}" for r in after) + " |")
+    print("| sum | " + " | ".join(f"{sum(r['phases'].values()):.2f}" for r in after) + " |")
+    print(
+        "\n| core | code | update (ms) | operator calls | matmul MACs | matmul ms (share of self CPU) | "
+        "GMAC/s in matmuls | GMAC/s over the update | top operators (self ms) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for core in ("grsn", "gru"):
+        for code, src in codes:
+            r = by_job[core, src]
+            tops = ", ".join(f"{name} {ms:.1f}" for name, ms, _ in r["top"][:4])
+            print(
+                f"| {core} | {code} | {r['ms']:.1f} | {r['ops']:.0f} | {r['macs'] / 1e6:.0f} M | "
+                f"{r['matmul_ms']:.1f} ({100 * r['matmul_ms'] / r['self_ms']:.0f} %) | "
+                f"{r['macs'] / r['matmul_ms'] / 1e6:.1f} | {r['macs'] / r['ms'] / 1e6:.1f} | {tops} |"
+            )
+
+
+def _td3_steps_run(variant: str, device: str, steps: int = 300) -> dict[str, Any]:
+    """Where the env steps of SB3's TD3 on HalfCheetah-v5 go, with timers around SB3's own calls (SB3 unchanged)."""
+    import stable_baselines3.td3.td3 as td3_module
+
+    model, warmup, _ = _build("td3", variant, device, seed=0)
+    model.learn(warmup)
+    clock = PhaseClock()
+    clock.wrap(model.env, "step", "env step", hold=True)
+    clock.wrap(model.policy, "predict", "predict", hold=True)
+    clock.wrap(model.replay_buffer, "add", "replay add", hold=True)
+    clock.wrap(model.replay_buffer, "sample", "replay sample")
+    clock.wrap(model.actor_target, "forward", "target actor")
+    clock.wrap(model.critic_target, "forward", "target critic")
+    clock.wrap(model.critic, "forward", "critic update (fwd, bwd, Adam)")
+    clock.wrap(model.actor, "forward", "actor update (fwd, Q1, bwd, Adam)")
+    clock.wrap(td3_module, "polyak_update", "polyak")
+    clock.reset()
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    total = time.perf_counter() - start
+    clock.mark("other")
+    return {"phases": {k: 1e3 * v / steps for k, v in clock.totals.items()}, "ms": 1e3 * total / steps}
+
+
+def td3_steps_table(device: str, threads: int, reps: int) -> None:
+    """Where an SB3 TD3 env step goes, MlpPolicy vs SpikingPopPolicy (ms per env step, median of alternating runs)."""
+    variants = ("MlpPolicy", "SpikingPopPolicy")
+    jobs = [dict(variant=v, device=device) for _ in range(reps) for v in variants]
+    records = run_grid(jobs, _td3_steps_run, n_jobs=1, threads=threads)
+    failed = [r for r in records if "error" in r]
+    if failed:
+        raise RuntimeError(f"td3steps runs failed: {[(r['job'], r['error']) for r in failed]}")
+    runs = {v: [r for r in records if r["job"]["variant"] == v] for v in variants}
+    phases = list(dict.fromkeys(p for r in records for p in r["phases"]))
+
+    def median(variant: str, phase: str) -> float:
+        return statistics.median(r["phases"].get(phase, 0.0) for r in runs[variant])
+
+    print(f"\n### Where a TD3 env step goes, HalfCheetah-v5 ({device}, {threads} thread(s), median of {reps} runs)\n")
+    print("| part | MlpPolicy (ms/step) | SpikingPopPolicy (ms/step) | difference (ms) |\n|---|---|---|---|")
+    for phase in phases:
+        mlp, spiking = median("MlpPolicy", phase), median("SpikingPopPolicy", phase)
+        print(f"| {phase} | {mlp:.2f} | {spiking:.2f} | {spiking - mlp:+.2f} |")
+    totals = [statistics.median(r["ms"] for r in runs[v]) for v in variants]
+    print(f"| whole step | {totals[0]:.2f} | {totals[1]:.2f} | {totals[1] - totals[0]:+.2f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    choices = ["kernel", "profile", *SECTIONS]
+    choices = ["kernel", "profile", "recurrent", "td3steps", *SECTIONS]
     parser.add_argument("--sections", nargs="+", default=choices, choices=choices)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
@@ -322,6 +478,7 @@ def main() -> None:
     parser.add_argument("--kernel-reps", type=int, default=100)
     parser.add_argument("--kernel-rounds", type=int, default=5)
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    parser.add_argument("--baseline", help="git revision measured before the working tree (recurrent, profile, rtd3)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, {mp.cpu_count()} CPUs, torch {torch.__version__}")
@@ -330,8 +487,13 @@ def main() -> None:
             kernel_table(torch.device(args.device), args.kernel_reps, args.kernel_rounds, not args.no_compile)
         elif section == "profile":
             profile_table(torch.device(args.device), args.kernel_reps)
+            recurrent_profile_table(args.threads, args.baseline)
+        elif section == "recurrent":
+            recurrent_table(args.threads, args.reps, args.baseline)
+        elif section == "td3steps":
+            td3_steps_table(args.device, args.threads, args.reps)
         else:
-            throughput_table(section, args.device, args.threads, args.reps, not args.no_compile)
+            throughput_table(section, args.device, args.threads, args.reps, not args.no_compile, args.baseline)
 
 
 if __name__ == "__main__":

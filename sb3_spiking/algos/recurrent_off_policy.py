@@ -7,6 +7,7 @@ embedded and fed to a recurrent core (GRSN, LIF or GRU), whose output and the ob
 
 from __future__ import annotations
 
+import inspect
 import io
 import pathlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -279,6 +280,20 @@ class RecurrentOffPolicyPolicy(BasePolicy):
         :return: that network; target networks are reached only this way (see :meth:`__getattr__`)
         """
         return self._modules[name]
+
+    def make_optimizer(self, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        """
+        :param params: parameters to optimize
+        :param lr: initial learning rate
+        :return: ``optimizer_class(params, lr=lr, **optimizer_kwargs)``, with the multi-tensor implementation
+            (``foreach=True``) where the optimizer has one and ``optimizer_kwargs`` leave it unset: the same updates
+            in a few operations over all parameters instead of about ten per parameter (PyTorch picks it by default
+            on CUDA only)
+        """
+        kwargs = dict(self.optimizer_kwargs)
+        if "foreach" in inspect.signature(self.optimizer_class).parameters:
+            kwargs.setdefault("foreach", True)
+        return self.optimizer_class(params, lr=lr, **kwargs)
 
     def _network_kwargs(self) -> dict[str, Any]:
         return {

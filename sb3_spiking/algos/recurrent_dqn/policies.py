@@ -59,7 +59,7 @@ class RecurrentDQNPolicy(ExtraStateMixin, RecurrentOffPolicyPolicy):
         )
         self.q_net = self.make_q_net()
         self.q_net_target = target_copy(self.q_net, self.make_q_net())
-        self.optimizer = self.optimizer_class(self.q_net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.optimizer = self.make_optimizer(self.q_net.parameters(), lr_schedule(1))
 
     def make_q_net(self) -> SequenceNetwork:
         """A new recurrent Q network."""

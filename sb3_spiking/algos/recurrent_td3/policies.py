@@ -138,12 +138,10 @@ class RecurrentTD3Policy(ExtraStateMixin, RecurrentOffPolicyPolicy):
         action_dim = int(np.prod(action_space.shape))
         self.actor = self.make_actor()
         self.actor_target = target_copy(self.actor, self.make_actor())
-        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.actor.optimizer = self.make_optimizer(self.actor.parameters(), lr_schedule(1))
         self.critic = self.make_critic(action_dim)
         self.critic_target = target_copy(self.critic, self.make_critic(action_dim))
-        self.critic.optimizer = self.optimizer_class(
-            self.critic.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
-        )
+        self.critic.optimizer = self.make_optimizer(self.critic.parameters(), lr_schedule(1))
 
     def make_actor(self) -> SequenceNetwork:
         """A new recurrent actor with tanh output."""
