@@ -4,6 +4,7 @@ sweep and bad input, on budgets of a few hundred env steps."""
 from __future__ import annotations
 
 import copy
+import pickle
 import re
 import sys
 import types
@@ -110,10 +111,8 @@ def test_nested_override_changes_one_key_and_rl_zoo3_reads_the_folder(tmp_path: 
 
 def test_resume_continues_steps_buffer_and_evaluations(tmp_path: Path) -> None:
     folder = train(tmp_path, "td3", "Pendulum-v1", 150, TINY_TD3, "--save-freq", "100")
-    buffer_at_100 = folder / "rl_model_replay_buffer_100_steps.pkl"
-    import pickle
-
-    before = pickle.loads(buffer_at_100.read_bytes())
+    before = pickle.loads((folder / "rl_model_replay_buffer_100_steps.pkl").read_bytes())
+    assert before.pos == 100
     (folder / "Pendulum-v1.zip").unlink()  # as if the run had been killed between steps 100 and 150
     assert main(["train", "--resume", str(folder), "-n", "300", "--verbose", "0", "--device", "cpu"]) == 0
     model, _ = load_run(folder, checkpoint="final", device="cpu")
@@ -130,11 +129,12 @@ def test_resume_continues_steps_buffer_and_evaluations(tmp_path: Path) -> None:
 
 def test_trained_agent_continues_num_timesteps_in_a_new_folder(tmp_path: Path) -> None:
     first = train(tmp_path, "td3", "Pendulum-v1", 100, TINY_TD3, "--save-replay-buffer")
-    second = train(tmp_path, "td3", "Pendulum-v1", 60, TINY_TD3, "--trained-agent", str(first / "Pendulum-v1.zip"))
+    second = train(tmp_path, "td3", "Pendulum-v1", 60, TINY_TD3, "--trained-agent", str(first / "Pendulum-v1.zip"),
+                   "--save-replay-buffer")  # fmt: skip
     assert second != first
     model, _ = load_run(second, device="cpu")
     assert model.num_timesteps == 160
-    assert model.replay_buffer.pos == 160
+    assert pickle.loads((second / "replay_buffer.pkl").read_bytes()).pos == 160  # the first run's 100 kept
 
 
 def test_plain_rl_zoo3_train_on_our_config_and_our_loader(tmp_path: Path, monkeypatch) -> None:

@@ -98,21 +98,36 @@ def prefill_evaluations(callback: EvalCallback, npz: Path, up_to: int) -> None:
 
 
 class ResumableCheckpoint(CheckpointCallback):
-    """``CheckpointCallback`` saving the replay buffer and ``VecNormalize`` statistics with each model; only the
-    newest replay buffer is kept (a buffer can be large)."""
+    """
+    ``CheckpointCallback`` that saves the model with its replay buffer and ``VecNormalize`` statistics at the end of
+    the rollout in which ``save_freq`` steps were reached, when every transition collected so far is stored (SB3's
+    saves during the step, one transition short of ``num_timesteps``). Only the newest replay buffer is kept.
+    """
 
     def __init__(self, save_freq: int, save_path: str, verbose: int = 0) -> None:
         super().__init__(save_freq, save_path, "rl_model", save_replay_buffer=True, save_vecnormalize=True,
                          verbose=verbose)  # fmt: skip
+        self.due = False
 
     def _on_step(self) -> bool:
-        saving = self.n_calls % self.save_freq == 0
-        older = sorted(Path(self.save_path).glob("rl_model_replay_buffer_*_steps.pkl")) if saving else []
-        result = super()._on_step()
-        for path in older:
-            if path.name != Path(self._checkpoint_path("replay_buffer_", extension="pkl")).name:
-                path.unlink(missing_ok=True)
-        return result
+        self.due = self.due or self.n_calls % self.save_freq == 0
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if not self.due:
+            return
+        self.due = False
+        self.model.save(self._checkpoint_path(extension="zip"))
+        if getattr(self.model, "replay_buffer", None) is not None:
+            buffer = Path(self._checkpoint_path("replay_buffer_", extension="pkl"))
+            for older in Path(self.save_path).glob("rl_model_replay_buffer_*_steps.pkl"):
+                older.unlink()
+            self.model.save_replay_buffer(buffer)  # type: ignore[attr-defined]
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is not None:
+            vec_normalize.save(self._checkpoint_path("vecnormalize_", extension="pkl"))
+        if self.verbose > 0:
+            print(f"Saved checkpoint at {self.num_timesteps} env steps to {self.save_path}")
 
 
 class SpikingExperimentManager(ExperimentManager):
