@@ -63,11 +63,12 @@ class Synapses:
 
     :param name: the layer's name in the report
     :param module: the module whose input is the layer input
-    :param fan_out: synapses each input element feeds (``out_features``; 2 x for GRSN's two gates, 3 x for a GRU)
+    :param fan_out: synapses each input element feeds (``out_features``; 3 x for a GRU's gates); 0 for a layer whose
+        operations are all in ``extra_macs``
     :param n_spiking: number of leading input features that carry spikes (one accumulate per spike per fan-out);
         the other features are real-valued (one multiply-accumulate per feature per fan-out and evaluation)
-    :param hidden_macs: multiply-accumulates per evaluation besides the inputs (a GRU's recurrent weights, the CVTC
-        self-incremental term)
+    :param extra_macs: multiply-accumulates per evaluation besides those of the inputs (a GRU's recurrent weights, the
+        CVTC self-incremental term, embeddings computed inside their network's forward)
     :param fired: which spiking inputs carry a spike (default: non-zero)
     :param evaluations: number of evaluations in one call from the input (default: all rows of its last axis)
     """
@@ -76,7 +77,7 @@ class Synapses:
     module: nn.Module
     fan_out: int
     n_spiking: int = 0
-    hidden_macs: int = 0
+    extra_macs: int = 0
     fired: Callable[[Tensor], Tensor] = _nonzero
     evaluations: Callable[[Tensor], int] = _rows
     spikes: float = 0.0
@@ -97,7 +98,7 @@ class Synapses:
             self.spikes += spikes
             self.spike_slots += _rows(x) * self.n_spiking
             self.sops += spikes * self.fan_out
-        self.macs += (n_eval * n_real * self.fan_out) + n_eval * self.hidden_macs
+        self.macs += (n_eval * n_real * self.fan_out) + n_eval * self.extra_macs
 
     def energy(self, decisions: int, ac_pj: float, mac_pj: float) -> LayerEnergy:
         """:return: this layer's operations per decision"""
@@ -119,8 +120,8 @@ class Counted:
     :param layers: the layers; decisions are the evaluations of the first one
     :param ann: description of the equivalent ANN
     :param ann_macs: ``(layer name, MACs per decision)`` of the equivalent ANN
-    :param uncompiled: ``(object, attribute, plain function)`` to swap in while counting (hooks do not run inside a
-        ``torch.compile``-d function)
+    :param uncompiled: ``(object, attribute, callable)`` to swap in while counting: the module itself for a method
+        bound to it (hooks run only when a module is called), the plain function for a ``torch.compile``-d one
     """
 
     network: str
@@ -139,6 +140,12 @@ def _mlp(prefix: str, layers: nn.Module, first_spiking: bool | int) -> list[Syna
     """Linear layers of a Sequential MLP; only the first can take spikes (the others follow an activation)."""
     linears = [(f"{prefix}.{name}", m) for name, m in layers.named_modules() if isinstance(m, nn.Linear)]
     return [_linear(name, m, first_spiking if i == 0 else False) for i, (name, m) in enumerate(linears)]
+
+
+def _mlp_macs(prefix: str, layers: nn.Module) -> list[tuple[str, int]]:
+    """:return: ``(name, in x out)`` of the Linear layers of an MLP"""
+    return [(f"{prefix}.{name}", m.in_features * m.out_features) for name, m in layers.named_modules()
+            if isinstance(m, nn.Linear)]  # fmt: skip
 
 
 def _mlp_dims(layers: nn.Module) -> list[int]:
@@ -166,8 +173,8 @@ def _core(prefix: str, core: nn.Module) -> list[Synapses]:
         return layers
     if isinstance(core, GRUCore):
         hidden, n_layers = core.hidden_size, core.num_layers
-        hidden_macs = 3 * hidden * hidden * n_layers + 3 * hidden * hidden * (n_layers - 1)
-        return [Synapses(f"{prefix} (GRU)", core.gru, 3 * hidden, hidden_macs=hidden_macs)]
+        extra_macs = 3 * hidden * hidden * n_layers + 3 * hidden * hidden * (n_layers - 1)
+        return [Synapses(f"{prefix} (GRU)", core.gru, 3 * hidden, extra_macs=extra_macs)]
     if isinstance(core, MLPCore):
         return _mlp(f"{prefix}.net", core.net, False)
     raise ValueError(
@@ -192,7 +199,8 @@ def _popsan(policy: SpikingPopPolicy | SpikingPopSACPolicy) -> Counted:
     config = net.config
     encoder = net.encoder
     spikes_in = encoder.mode != "real"  # bernoulli encoders give the deterministic spikes in eval mode
-    layers = [Synapses("encoder (receptive fields)", encoder, encoder.pop_dim)]  # Eq. 7, per obs component
+    # Eq. 7, one receptive field per obs component and encoder neuron, counted at the network's input
+    layers = [Synapses("encoder (receptive fields)", net, encoder.pop_dim)]
     for i, layer in enumerate(net.layers):
         layers.append(_linear(f"layers.{i}", layer, spiking=spikes_in or i > 0))
     decoder = net.decoder
@@ -204,7 +212,7 @@ def _popsan(policy: SpikingPopPolicy | SpikingPopSACPolicy) -> Counted:
         layers=layers,
         ann=f"MLP actor {dims}",
         ann_macs=_dense_macs("fc", dims),
-        uncompiled=[(actor, "run_net", net.forward)] if actor.compile_network else [],
+        uncompiled=[(actor, "run_net", net.__call__)],  # called as a module, so that its hooks run
     )
 
 
@@ -217,7 +225,7 @@ def _cvtc(policy: CVTCPolicy) -> Counted:
         # neuron and decision while beta > 0
         layers.append(
             Synapses(f"layers.{i}", layer, layer.out_features, n_spiking=layer.in_features,
-                     hidden_macs=layer.out_features if layer.beta > 0 else 0, fired=_cvtc_fired)
+                     extra_macs=layer.out_features if layer.beta > 0 else 0, fired=_cvtc_fired)
         )  # fmt: skip
     dims = [q_net.features_dim, *policy.config.hidden_sizes, int(policy.action_space.n)]
     return Counted(
@@ -244,7 +252,7 @@ def _recurrent_ppo(policy: SpikingRecurrentActorCriticPolicy) -> Counted:
     layers.append(_linear("action_net", policy.action_net, head_spiking))
     n_in, hidden, n_layers = _core_shape(core)
     mlp_dims = _mlp_dims(policy_net)
-    ann_macs = _gru_macs("lstm_actor", n_in, hidden, n_layers) + _dense_macs("mlp_extractor.policy_net", mlp_dims)
+    ann_macs = _gru_macs("lstm_actor", n_in, hidden, n_layers) + _mlp_macs("mlp_extractor.policy_net", policy_net)
     ann_macs.append(("action_net", policy.action_net.in_features * policy.action_net.out_features))
     return Counted(
         network=f"{type(policy).__name__} actor (core {policy.cell})",
@@ -256,10 +264,15 @@ def _recurrent_ppo(policy: SpikingRecurrentActorCriticPolicy) -> Counted:
 
 def _sequence_network(name: str, policy: RecurrentOffPolicyPolicy, net: SequenceNetwork) -> Counted:
     spiking = is_spiking(net.core)
+    embeddings = [net.obs_embedding[0], net.action_embedding[0], net.reward_embedding[0]]
     layers = [
-        _linear("obs_embedding", net.obs_embedding[0]),
-        _linear("action_embedding", net.action_embedding[0]),
-        _linear("reward_embedding", net.reward_embedding[0]),
+        # the three embeddings run as one block-diagonal layer inside the network's forward: counted at its input
+        Synapses(
+            "embeddings (obs, prev action, prev reward)",
+            net,
+            0,
+            extra_macs=sum(layer.in_features * layer.out_features for layer in embeddings),
+        ),
         *_core("core", net.core),
         *_mlp("head", net.head, net.core.hidden_size if spiking else False),  # [core output, obs embedding]
     ]
@@ -270,7 +283,7 @@ def _sequence_network(name: str, policy: RecurrentOffPolicyPolicy, net: Sequence
         ("action_embedding", net.action_embedding[0].in_features * net.action_embedding[0].out_features),
         ("reward_embedding", net.reward_embedding[0].out_features),
         *_gru_macs("core", n_in, hidden, n_layers),
-        *_dense_macs("head", head_dims),
+        *_mlp_macs("head", net.head),
     ]
     return Counted(
         network=f"{type(policy).__name__} {name} (core {policy.core})",
@@ -353,6 +366,12 @@ def _rollout(model: BaseAlgorithm, env: GymEnv | None, counted: Counted, n_decis
     with _hooked(counted), torch.no_grad():
         while first.calls < n_decisions:
             actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
+            missed = [layer.name for layer in counted.layers if layer.calls == 0]
+            if missed:
+                raise RuntimeError(
+                    f"model.predict did not call the modules of {missed} in {counted.network}, so their operations "
+                    f"cannot be counted (sb3_spiking.energy needs to follow a change of the network's forward)"
+                )
             obs, _, starts, _ = env.step(actions)
 
 

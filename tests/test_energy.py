@@ -1,0 +1,211 @@
+"""sb3_spiking.energy: operation counts checked by hand on tiny networks with fixed weights, whose spikes each test
+derives itself from the seeds' equations (Pop-SAN seed 000 Eq. 8-13, seed 003 LIF Eq. 1-5, CVTC seed 001 Eq. 4, 9)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from stable_baselines3 import DQN, TD3
+
+from sb3_spiking import RecurrentTD3
+from sb3_spiking.energy import EnergyReport, estimate
+
+AC, MAC = 0.9, 4.6
+
+
+class ConstantEnv(gym.Env):
+    """Observation ``value`` at every step, reward 0, episodes of ``length`` steps."""
+
+    def __init__(self, value: float = 0.0, length: int = 3, discrete: bool = False) -> None:
+        self.observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = spaces.Discrete(2) if discrete else spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.value, self.length, self.t = value, length, 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return np.full(1, self.value, np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        return np.full(1, self.value, np.float32), 0.0, self.t >= self.length, False, {}
+
+
+def popsan_model(hidden_weight: list[list[float]], hidden_bias: list[float], encoder_mean: list[float]) -> TD3:
+    """Pop-SAN actor 1 obs x 2 encoder neurons -> 2 LIF -> 2 output neurons (1 action x 2), T = 4, fixed weights."""
+    kwargs = dict(encoder_pop_dim=2, hidden_sizes=[2], decoder_pop_dim=2, spike_ts=4, net_arch=[4])
+    model = TD3("SpikingPopPolicy", ConstantEnv(), policy_kwargs=kwargs, device="cpu")
+    net = model.policy.actor.net
+    with torch.no_grad():
+        net.encoder.mean.copy_(torch.tensor([encoder_mean]))
+        net.encoder.std.fill_(1.0)
+        net.layers[0].weight.copy_(torch.tensor(hidden_weight))
+        net.layers[0].bias.copy_(torch.tensor(hidden_bias))
+        net.layers[1].weight.copy_(torch.tensor([[1.0, 0.0], [0.5, 0.5]]))
+        net.layers[1].bias.zero_()
+    return model
+
+
+def lif_spikes(drive: list[np.ndarray], d_c: float = 0.5, d_v: float = 0.75, threshold: float = 0.5) -> np.ndarray:
+    """Pop-SAN current-based LIF (seed 000, Eq. 11-13), step by step from zero state."""
+    c = v = o = np.zeros_like(drive[0])
+    spikes = []
+    for x in drive:
+        c = d_c * c + x
+        v = d_v * v * (1.0 - o) + c
+        o = (v > threshold).astype(np.float64)
+        spikes.append(o)
+    return np.array(spikes)
+
+
+def encoder_spikes(stimulus: np.ndarray, steps: int) -> np.ndarray:
+    """Deterministic population encoder (seed 000, Eq. 8-10): integrate, fire above 1 - 1e-3, subtract."""
+    volt, spikes = np.zeros_like(stimulus), []
+    for _ in range(steps):
+        volt = volt + stimulus
+        spike = (volt > 1.0 - 1e-3).astype(np.float64)
+        volt = volt - spike * (1.0 - 1e-3)
+        spikes.append(spike)
+    return np.array(spikes)
+
+
+def test_popsan_counts_by_hand() -> None:
+    weight, bias = [[0.3, 0.0], [0.1, 0.0]], [0.0, 0.05]
+    model = popsan_model(weight, bias, encoder_mean=[0.0, 3.0])
+    # obs 0: stimulus exp(-0.5 (0 - mu)^2) = [1, exp(-4.5)]; neuron 0 fires every step, neuron 1 never in 4 steps
+    stimulus = np.array([1.0, math.exp(-4.5)])
+    enc = encoder_spikes(stimulus, 4)
+    assert enc.sum() == 4
+    hidden = lif_spikes([np.array(weight) @ s + np.array(bias) for s in enc])
+    out = lif_spikes([np.array([[1.0, 0.0], [0.5, 0.5]]) @ h for h in hidden])
+    assert 0 < hidden.sum() < hidden.size and out.sum() > 0  # the case exercises partial firing
+
+    report = estimate(model, ConstantEnv(), n_decisions=5)
+
+    assert report.decisions == 5
+    layers = {layer.name: layer for layer in report.layers}
+    assert layers["encoder (receptive fields)"].macs == 1 * 2  # one MAC per receptive field
+    assert layers["layers.0"].sops == enc.sum() * 2 and layers["layers.0"].macs == 0
+    assert layers["layers.0"].firing_rate == pytest.approx(enc.mean())
+    assert layers["layers.1"].sops == hidden.sum() * 2
+    assert layers["layers.1"].firing_rate == pytest.approx(hidden.mean())
+    assert layers["decoder"].macs == 1 * 2 and layers["decoder"].sops == 0  # one weight per output-neuron rate
+    sops = (enc.sum() + hidden.sum()) * 2
+    assert report.sops == sops and report.macs == 4
+    assert report.energy_pj == pytest.approx(sops * AC + 4 * MAC)
+    # equivalent MLP actor [1, 2, 1]: 1 x 2 + 2 x 1 MACs
+    assert [layer.macs for layer in report.ann_layers] == [2, 2]
+    assert report.ann_energy_pj == pytest.approx(4 * MAC)
+    assert report.ratio == pytest.approx(report.energy_pj / (4 * MAC))
+
+
+def test_silent_network_costs_only_its_dense_parts() -> None:
+    # encoder fields far from the observation (no input spike in T = 4 steps), hidden layer driven below threshold
+    model = popsan_model([[1.0, 1.0], [1.0, 1.0]], [-5.0, -5.0], encoder_mean=[3.0, 3.0])
+    report = estimate(model, ConstantEnv(), n_decisions=3, ac_pj=2.0, mac_pj=10.0)
+    assert report.sops == 0
+    assert [layer.firing_rate for layer in report.layers if layer.firing_rate is not None] == [0.0, 0.0]
+    assert report.energy_pj == pytest.approx((2 + 2) * 10.0)  # encoder fields and decoder weights
+    assert (report.ac_pj, report.mac_pj) == (2.0, 10.0)
+
+
+def test_recurrent_lif_counts_by_hand() -> None:
+    """RecurrentTD3 with a seed 003 LIF core: embeddings, real gates, the head fed by spikes and the obs embedding."""
+    kwargs = dict(core="lif", hidden_size=2, net_arch=[2], embed_dims=(1, 1, 1), core_kwargs=dict(beta=0.5))
+    model = RecurrentTD3("RecurrentPolicy", ConstantEnv(value=0.5, length=4), policy_kwargs=kwargs, device="cpu")
+    actor = model.policy.network("actor")
+    with torch.no_grad():
+        for layer, w, b in ((actor.obs_embedding[0], 2.0, 0.0), (actor.action_embedding[0], 0.0, 0.25),
+                            (actor.reward_embedding[0], 0.0, 0.5)):  # fmt: skip
+            layer.weight.fill_(w)
+            layer.bias.fill_(b)
+        fc = actor.core.cells[0].fc
+        fc.weight.copy_(torch.tensor([[1.0, 1.0, 0.0], [0.5, 0.0, 0.0]]))
+        fc.bias.zero_()
+    # core input relu([2 * 0.5, 0.25, 0.5]) at every step (previous action and reward have zero weights)
+    current = np.array([[1.0, 1.0, 0.0], [0.5, 0.0, 0.0]]) @ np.array([1.0, 0.25, 0.5])
+    u, spikes = np.zeros(2), []
+    for step in range(10):  # seed 003 Eq. 1-5: u = beta u_hat + (1 - beta) c, hard reset to 0; state reset per episode
+        if step % 4 == 0:
+            u = np.zeros(2)
+        u = 0.5 * u + 0.5 * current
+        o = (u > 1.0).astype(float)
+        u = (1 - o) * u
+        spikes.append(o)
+    spikes = np.array(spikes)
+    assert 0 < spikes.sum() < spikes.size
+
+    report = estimate(model, ConstantEnv(value=0.5, length=4), n_decisions=10)
+
+    assert report.decisions == 10
+    layers = {layer.name: layer for layer in report.layers}
+    assert layers["embeddings (obs, prev action, prev reward)"].macs == 1 + 1 + 1
+    assert layers["core.cells.0.fc"].macs == 3 * 2 and layers["core.cells.0.fc"].sops == 0
+    head = layers["head.0"]  # input [core spikes (2), obs embedding (1)] -> 2
+    assert head.inputs == "spikes+real"
+    assert head.sops == pytest.approx(spikes.sum() * 2 / 10)
+    assert head.firing_rate == pytest.approx(spikes.mean())
+    assert head.macs == 1 * 2
+    assert layers["head.2"].macs == 2 * 1
+    assert report.macs == 3 + 6 + 2 + 2
+    # the equivalent GRU actor: same embeddings and head, GRU 3 x (3 x 2 + 2 x 2)
+    assert report.ann_macs == 3 + 3 * (3 * 2 + 2 * 2) + 3 * 2 + 2 * 1
+
+
+def test_cvtc_counts_by_hand() -> None:
+    """Every CVTC neuron fires once (beta > 0); with beta = 0 a neuron whose summed weight stays below 1 never fires."""
+    kwargs = dict(hidden_sizes=[2], n_neurons=2, beta=1e-3)
+    model = DQN("CVTCPolicy", ConstantEnv(discrete=True), policy_kwargs=kwargs, device="cpu")
+    q_net = model.policy.q_net
+    with torch.no_grad():
+        q_net.layers[0].weight.copy_(torch.tensor([[2.0, 2.0], [-1.0, -1.0]]))
+        q_net.layers[1].weight.fill_(2.0)
+
+    report = estimate(model, ConstantEnv(discrete=True), n_decisions=4)
+    layers = {layer.name: layer for layer in report.layers}
+    # 2 encoder spikes x fan-out 2, 2 hidden spikes x fan-out 2; one MAC per receptive field, one per neuron for the
+    # self-incremental term beta z
+    assert (layers["layers.0"].sops, layers["layers.1"].sops) == (4, 4)
+    assert (layers["layers.0"].macs, layers["layers.1"].macs) == (2, 2)
+    assert layers["encoder (receptive fields)"].macs == 2
+    assert report.energy_pj == pytest.approx(8 * AC + 6 * MAC)
+    assert report.ann_macs == 1 * 2 + 2 * 2
+
+    model.policy.set_inference_mode("if")  # beta = 0: neuron 1 (W = -2 < 1) never fires, neuron 0 (W = 4) fires
+    report = estimate(model, ConstantEnv(discrete=True), n_decisions=4)
+    layers = {layer.name: layer for layer in report.layers}
+    assert (layers["layers.0"].sops, layers["layers.1"].sops) == (4, 1 * 2)
+    assert layers["layers.1"].firing_rate == 0.5
+    assert report.macs == 2
+
+
+def test_report_table_and_dict() -> None:
+    model = popsan_model([[0.3, 0.0], [0.1, 0.0]], [0.0, 0.05], encoder_mean=[0.0, 3.0])
+    report = estimate(model, ConstantEnv(), n_decisions=2, ac_pj=1.5, mac_pj=7.0)
+    assert isinstance(report, EnergyReport)
+    text = str(report)
+    for part in ("layers.0", "decoder", "ANN total", "AC 1.5 pJ", "MAC 7.0 pJ", "MLP actor [1, 2, 1]", "NeuroBench"):
+        assert part in text
+    data = report.to_dict()
+    assert data["energy_pj_per_decision"] == pytest.approx(report.sops * 1.5 + report.macs * 7.0)
+    assert data["ac_pj"] == 1.5 and data["mac_pj"] == 7.0
+    assert [layer["name"] for layer in data["layers"]] == [layer.name for layer in report.layers]
+    assert f"{report.energy_pj:,.0f} pJ" in report.to_markdown()
+
+
+def test_bad_arguments() -> None:
+    model = popsan_model([[0.3, 0.0], [0.1, 0.0]], [0.0, 0.05], encoder_mean=[0.0, 3.0])
+    with pytest.raises(TypeError, match="BaseAlgorithm"):
+        estimate(model.policy, ConstantEnv())
+    with pytest.raises(ValueError, match="n_decisions"):
+        estimate(model, ConstantEnv(), n_decisions=0)
+    with pytest.raises(ValueError, match="mac_pj"):
+        estimate(model, ConstantEnv(), mac_pj=-1.0)
+    with pytest.raises(TypeError, match="with TD3Policy"):
+        estimate(TD3("MlpPolicy", ConstantEnv(), device="cpu"), ConstantEnv())
