@@ -91,10 +91,10 @@ def to_nir(policy: Any, dt: float = 1e-4) -> Any:
     """
     policy = popsan_policy(policy)
     dt = check_float("dt", dt, minimum=0.0, strict=True)
-    nir_module = _require_nir()
     net, config = policy.actor.net, policy.config
     tau_syn = _tau("current_decay", config.current_decay, dt)
     tau_mem = _tau("voltage_decay", config.voltage_decay, dt)
+    nir_module = _require_nir()
     nodes: dict[str, Any] = {"input": nir_module.Input(input_type={"input": np.array([net.encoder.num_neurons])})}
     edges, last = [], "input"
     for i, layer in enumerate(net.layers):
