@@ -96,3 +96,22 @@ def test_without_nir_the_error_names_the_extra(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(export_graph, "nir", None)
     with pytest.raises(ImportError, match=r"sb3-spiking\[nir\]"):
         export_nir(popsan(), tmp_path / "policy.nir")
+
+
+def test_export_command_keeps_the_agents_normalisation(tmp_path) -> None:
+    nir = pytest.importorskip("nir")
+    from sb3_spiking.cli import main
+    from sb3_spiking.hub import load_local
+    from sb3_spiking.resources import data_dir
+
+    folder = data_dir("trained_agents") / "td3-SpikingPopPolicy-Pendulum-v1"
+    assert main(["export", str(folder), "-o", str(tmp_path / "policy.nir")]) == 0
+    graph = nir.read(tmp_path / "policy.nir")
+    host = load_host(tmp_path / "policy.host.npz")
+    model, env = load_local(folder, seed=0, device="cpu")
+    np.testing.assert_array_equal(graph.nodes["fc0"].weight, model.policy.actor.net.layers[0].weight.detach().numpy())
+    np.testing.assert_allclose(host["obs_mean"], env.obs_rms.mean)
+    obs = np.random.default_rng(1).uniform([-1, -1, -8], [1, 1, 8], (64, 3)).astype(np.float32)
+    with torch.no_grad():
+        frames = model.policy.actor.net.encoder(torch.as_tensor(env.normalize_obs(obs))).numpy()
+    np.testing.assert_array_equal(host_encode(host, obs), frames)

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "tune": "sb3_spiking.cli.tune",
     "push": "sb3_spiking.cli.hub_push",
     "pull": "sb3_spiking.cli.hub_pull",
+    "energy": "sb3_spiking.cli.energy",
+    "export": "sb3_spiking.cli.export",
 }
 
 
