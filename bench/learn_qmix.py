@@ -2,8 +2,8 @@
 
 Each run trains ``QMIX(agent, env, seed=seed, **zoo_configs/qmix.yml[env])`` for ``--steps`` env steps on one
 thread, evaluates the greedy policy every ``--eval-freq`` steps and at the end, and estimates the energy per
-agent decision (seed 003 section 5.4: 4.6 pJ per multiply-accumulate on real-valued inputs, 0.9 pJ per
-synaptic operation = spike x fan-out). Results are written as runs finish:
+agent decision with ``sb3_spiking.energy.estimate`` (seed 003 section 5.4: 4.6 pJ per multiply-accumulate on
+real-valued inputs, 0.9 pJ per synaptic operation = spike x fan-out). Results are written as runs finish:
 
 - ``<out>/runs/<env>_<agent>_<seed>.json`` (finished runs are skipped when the script is started again),
 - ``<out>/<env>_curves.csv`` (step, greedy eval team return, training return of the last 100 episodes),
@@ -32,11 +32,11 @@ import yaml
 from common import run_grid
 from stable_baselines3.common.callbacks import BaseCallback
 
+from sb3_spiking.energy import estimate
 from sb3_spiking.marl import QMIX
 from sb3_spiking.zoo import parse_literal
 
 ROOT = Path(__file__).resolve().parents[1]
-MAC_PJ, AC_PJ = 4.6, 0.9
 
 
 def load_config(conf: Path, env_name: str) -> dict[str, Any]:
@@ -87,21 +87,6 @@ def random_return(config: dict[str, Any], n_episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
-def energy_per_decision(model: QMIX, firing_rate: float) -> tuple[float, float, float]:
-    """:return: MACs, synaptic operations and energy (pJ) of one agent decision"""
-    net, n_actions = model.agent_net, model.env_spec.n_actions
-    fc, hidden = net.fc_in.out_features, net.hidden_dim
-    macs = model.policy.input_dim * fc
-    core_macs = {"gru": 3 * (fc * hidden + hidden * hidden), "grsn": 2 * fc * hidden, "lif": fc * hidden}
-    macs += core_macs.get(model.agent, fc * hidden)
-    sops = 0.0
-    if model.agent in ("grsn", "lif"):
-        sops = firing_rate * hidden * n_actions  # Eq. 15: spikes x fan-out into the output layer
-    else:
-        macs += hidden * n_actions
-    return float(macs), sops, macs * MAC_PJ + sops * AC_PJ
-
-
 class EvalCurve(BaseCallback):
     """Greedy evaluation every ``eval_freq`` env steps; evaluation time is excluded from the training time."""
 
@@ -134,7 +119,7 @@ def run(
     model.learn(steps, callback=curve, log_interval=None)
     train_seconds = time.perf_counter() - start - curve.eval_seconds
     final_return, rate = evaluate(model, make_env(config), 100, seed=10_000 * (seed + 1) + 500)
-    macs, sops, energy = energy_per_decision(model, rate)
+    energy = estimate(model, make_env(config), n_decisions=1024, seed=10_000 * (seed + 1) + 500)
     result = {
         "env": env_name,
         "agent": agent,
@@ -143,9 +128,9 @@ def run(
         "final_return": final_return,
         "steps_per_s": model.num_timesteps / train_seconds,
         "firing_rate": rate,
-        "macs": macs,
-        "sops": sops,
-        "energy_pj": energy,
+        "macs": energy.macs,
+        "sops": energy.sops,
+        "energy_pj": energy.energy_pj,
         "curve": curve.rows,
     }
     path = Path(out) / "runs" / f"{env_name}_{agent}_{seed}.json"
