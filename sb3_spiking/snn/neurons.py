@@ -19,7 +19,10 @@ simulation starting from zero state), fed with the synaptic input of all T steps
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,19 +204,11 @@ class GRSNCell(SpikingCell):
         (beta,) = params
         forget, gated_input = drive
         c, c_prev = _state_buffers(state[1], forget, keep)
-        for t, (c_in, c_out, f, j) in enumerate(zip(c_prev, c[1:], forget, gated_input, strict=True)):
-            if keep is not None:
-                torch.mul(c[t], keep[t], out=c_in)
-            torch.addcmul(j, f, c_in, out=c_out)  # Eq. 13
+        _compiled(_gated_sum)(forget, gated_input, c, c_prev, keep)  # Eq. 13
         u = (1.0 - beta) * c[1:]  # Eq. 1, input part; the loop adds beta u_hat: u of every step
         u_hat, u_prev = _state_buffers(state[0], u, keep)
         spikes = torch.empty_like(u)
-        for t, (u_in, u_out, u_t, s) in enumerate(zip(u_prev, u_hat[1:], u, spikes, strict=True)):
-            if keep is not None:
-                torch.mul(u_hat[t], keep[t], out=u_in)
-            u_t.addcmul_(beta, u_in)  # Eq. 1
-            torch.gt(u_t, self.threshold, out=s)  # Eq. 4, H(u - theta)
-            torch.sub(u_t, s, alpha=self.threshold, out=u_out)  # Eq. 12, soft reset
+        _compiled(_soft_reset)(u, beta, u_hat, u_prev, spikes, keep, self.threshold)  # Eq. 1, 4, 12
         return ScanRecord(keep, spikes, u_prev, c_prev, c[1:], drive, params), (u_hat[-1], c[-1])
 
     def scan_backward(self, record: ScanRecord, grads: CellState, grad_spikes: Tensor) -> ScanGradients:
@@ -229,14 +224,12 @@ class GRSNCell(SpikingCell):
         b = grad_spikes * surrogate
         g_u = torch.empty_like(u)
         torch.addcmul(b[-1], carry[-1], grads[0], out=g_u[-1])
-        for t in range(u.shape[0] - 2, -1, -1):
-            torch.addcmul(b[t], carry[t], g_u[t + 1], out=g_u[t])
+        _compiled(_adjoint)(carry, b, g_u)
         # dL/dc_t = (1 - beta) dL/du_t (Eq. 1) + keep_(t+1) F_(t+1) dL/dc_(t+1) (Eq. 13: c = F c_prev + (1 - F) J)
         forget = forget if keep is None else forget * keep
         g_c = (1.0 - beta) * g_u
         g_c[-1] += grads[1]
-        for t in range(u.shape[0] - 2, -1, -1):
-            g_c[t].addcmul_(forget[t + 1], g_c[t + 1])
+        _compiled(_adjoint)(forget[1:], g_c, g_c)
         g_u0 = (decay if keep is None else decay[0]) * g_u[0]
         grad_beta = ((record.u_prev - record.c) * g_u).sum(0).sum_to_size(beta.shape)
         return ScanGradients((grad_beta,), g_u0, forget[0] * g_c[0], (g_c * record.c_prev, g_c))
@@ -298,12 +291,9 @@ class LIFCell(SpikingCell):
         u = (1.0 - self.beta) * current  # Eq. 1, input part; the loop adds beta u_hat: u of every step
         u_hat, u_prev = _state_buffers(state[0], u, keep)
         fired = torch.empty_like(u, dtype=torch.bool)
-        for t, (u_in, u_out, u_t, s) in enumerate(zip(u_prev, u_hat[1:], u, fired, strict=True)):
-            if keep is not None:
-                torch.mul(u_hat[t], keep[t], out=u_in)
-            torch.add(u_t, u_in, alpha=self.beta, out=u_out)  # Eq. 1
-            torch.gt(u_out, self.threshold, out=s)  # Eq. 4, H(u - theta)
-            u_out.masked_fill_(s, self.reset_potential)  # Eq. 3, hard reset
+        _compiled(_hard_reset)(
+            u, u_hat, u_prev, fired, keep, self.beta, self.threshold, self.reset_potential
+        )  # Eq. 1, 3, 4
         c_prev = torch.cat([state[1][None], current[:-1]])  # the state's c is the last input current
         c_prev = c_prev if keep is None else c_prev * keep
         spikes = fired.to(u.dtype)
@@ -320,8 +310,7 @@ class LIFCell(SpikingCell):
         b = grad_spikes * surrogate
         g_u = torch.empty_like(u)
         torch.addcmul(b[-1], carry[-1], grads[0], out=g_u[-1])
-        for t in range(u.shape[0] - 2, -1, -1):
-            torch.addcmul(b[t], carry[t], g_u[t + 1], out=g_u[t])
+        _compiled(_adjoint)(carry, b, g_u)
         g_u0 = (self.beta if keep is None else self.beta * keep[0]) * g_u[0]
         grad_current = (1.0 - self.beta) * g_u  # Eq. 1 with c = the input current (Eq. 2)
         grad_current[-1] += grads[1]  # the returned state's c is the last input current
@@ -342,6 +331,63 @@ def _state_buffers(initial: Tensor, like: Tensor, keep: Tensor | None) -> tuple[
     after = like.new_empty((like.shape[0] + 1, *like.shape[1:]))
     after[0] = initial
     return after, after[:-1] if keep is None else torch.empty_like(like)
+
+
+def _gated_sum(forget: Tensor, drive: Tensor, c: Tensor, c_prev: Tensor, keep: Tensor | None) -> None:
+    """``c[t + 1] = forget[t] c_in + drive[t]``, ``c_in = c[t]``, or ``c[t] keep[t]`` written to ``c_prev[t]``."""
+    for t in range(forget.shape[0]):
+        c_in = c[t] if keep is None else torch.mul(c[t], keep[t], out=c_prev[t])
+        torch.addcmul(drive[t], forget[t], c_in, out=c[t + 1])
+
+
+def _soft_reset(
+    u: Tensor, beta: Tensor, u_hat: Tensor, u_prev: Tensor, spikes: Tensor, keep: Tensor | None, threshold: float
+) -> None:
+    """``u[t] += beta u_in``, ``spikes[t] = H(u[t] - threshold)``, ``u_hat[t + 1] = u[t] - threshold spikes[t]``."""
+    for t in range(u.shape[0]):
+        u_in = u_hat[t] if keep is None else torch.mul(u_hat[t], keep[t], out=u_prev[t])
+        u_t = u[t].addcmul_(beta, u_in)
+        torch.gt(u_t, threshold, out=spikes[t])
+        torch.sub(u_t, spikes[t], alpha=threshold, out=u_hat[t + 1])
+
+
+def _hard_reset(
+    u: Tensor,
+    u_hat: Tensor,
+    u_prev: Tensor,
+    fired: Tensor,
+    keep: Tensor | None,
+    beta: float,
+    threshold: float,
+    reset_potential: float,
+) -> None:
+    """``u_hat[t + 1] = u[t] + beta u_in``, ``fired[t] = u_hat[t + 1] > threshold``, then ``reset_potential`` there."""
+    for t in range(u.shape[0]):
+        u_in = u_hat[t] if keep is None else torch.mul(u_hat[t], keep[t], out=u_prev[t])
+        u_out = torch.add(u[t], u_in, alpha=beta, out=u_hat[t + 1])
+        torch.gt(u_out, threshold, out=fired[t])
+        u_out.masked_fill_(fired[t], reset_potential)
+
+
+def _adjoint(carry: Tensor, source: Tensor, grad: Tensor) -> None:
+    """``grad[t] = source[t] + carry[t] grad[t + 1]`` from the second last step back to the first."""
+    for t in range(grad.shape[0] - 2, -1, -1):
+        torch.addcmul(source[t], carry[t], grad[t + 1], out=grad[t])
+
+
+@functools.cache
+def _compiled(loop: Callable[..., None]) -> Callable[..., None]:
+    """
+    :param loop: a per-step loop of the fused scans (a few small elementwise operations per step)
+    :return: the loop compiled by TorchScript, which dispatches these operations several times faster than Python;
+        the loop itself where TorchScript cannot compile it (it is deprecated in recent PyTorch)
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.script(loop)
+    except Exception:  # any failure of TorchScript leaves the Python loop
+        return loop
 
 
 _DECAY_MATRICES: dict[tuple[float, int, torch.dtype, torch.device], Tensor] = {}
