@@ -209,3 +209,50 @@ def test_bad_arguments() -> None:
         estimate(model, ConstantEnv(), mac_pj=-1.0)
     with pytest.raises(TypeError, match="with TD3Policy"):
         estimate(TD3("MlpPolicy", ConstantEnv(), device="cpu"), ConstantEnv())
+
+
+def core_spike_counter(core: torch.nn.Module) -> tuple[list[float], Any]:
+    """Spikes emitted by a core, summed from its outputs (an independent record of what feeds the next layer)."""
+    spikes: list[float] = []
+    handle = core.register_forward_hook(lambda _m, _i, out: spikes.append(float(out[0].sum())))
+    return spikes, handle
+
+
+def test_recurrent_ppo_grsn_counts() -> None:
+    from sb3_contrib import RecurrentPPO
+
+    kwargs = dict(lstm_hidden_size=8, n_lstm_layers=1, net_arch=dict(pi=[4], vf=[4]), cell_kwargs=dict(input_bias=1.0))
+    model = RecurrentPPO("GRSNPolicy", ConstantEnv(value=0.5, length=5), n_steps=8, policy_kwargs=kwargs, device="cpu")
+    spikes, handle = core_spike_counter(model.policy.lstm_actor)
+    report = estimate(model, ConstantEnv(value=0.5, length=5), n_decisions=12)
+    handle.remove()
+    layers = {layer.name: layer for layer in report.layers}
+    assert report.decisions == 12 and sum(spikes) > 0
+    # both GRSN gates act on the real observation: 1 x 8 MACs each (seed 003 Eq. 14)
+    assert layers["lstm_actor.cells.0.forget_gate"].macs == 8 and layers["lstm_actor.cells.0.input_gate"].macs == 8
+    assert layers["mlp_extractor.policy_net.0"].sops == pytest.approx(sum(spikes) * 4 / 12)
+    assert layers["mlp_extractor.policy_net.0"].macs == 0 and layers["action_net"].macs == 4 * 1
+    assert report.ann_macs == 3 * (1 * 8 + 8 * 8) + 8 * 4 + 4 * 1  # GRU actor at the same widths
+
+
+def test_qmix_grsn_counts_one_decision_per_agent() -> None:
+    from mpe2 import simple_spread_v3
+
+    from sb3_spiking.marl import QMIX
+
+    def spread() -> Any:
+        return simple_spread_v3.parallel_env(N=3, max_cycles=25, continuous_actions=False)
+
+    agent_kwargs = dict(fc_dim=6, hidden_dim=5, core_kwargs=dict(input_bias=3.0))
+    model = QMIX("grsn", spread(), agent_kwargs=agent_kwargs, device="cpu", seed=0)
+    net = model.policy.agent_net
+    spikes, handle = core_spike_counter(net.core)
+    report = estimate(model, spread(), n_decisions=30)
+    handle.remove()
+    layers = {layer.name: layer for layer in report.layers}
+    n_in, n_actions = net.fc_in.in_features, net.fc_out.out_features
+    assert report.decisions == 30 and sum(spikes) > 0  # 10 steps of 3 agents
+    assert layers["fc_in"].macs == n_in * 6
+    assert layers["core.cells.0.forget_gate"].macs == 6 * 5
+    assert layers["fc_out"].sops == pytest.approx(sum(spikes) * n_actions / report.decisions)
+    assert report.ann_macs == n_in * 6 + 3 * (6 * 5 + 5 * 5) + 5 * n_actions
