@@ -71,6 +71,9 @@ class Synapses:
         CVTC self-incremental term, embeddings computed inside their network's forward)
     :param fired: which spiking inputs carry a spike (default: non-zero)
     :param evaluations: number of evaluations in one call from the input (default: all rows of its last axis)
+
+    The other fields are what :meth:`hook` has counted so far (spikes, spiking input slots, synaptic operations,
+    multiply-accumulates, evaluations, input width).
     """
 
     name: str
@@ -88,6 +91,7 @@ class Synapses:
     n_features: int = 0
 
     def hook(self, _module: nn.Module, args: tuple[Any, ...]) -> None:
+        """Forward pre-hook: count the operations of one call on its input ``args[0]`` (..., features)."""
         x = args[0]
         n_eval = self.evaluations(x)
         self.calls += n_eval
@@ -120,8 +124,8 @@ class Counted:
     :param layers: the layers; decisions are the evaluations of the first one
     :param ann: description of the equivalent ANN
     :param ann_macs: ``(layer name, MACs per decision)`` of the equivalent ANN
-    :param uncompiled: ``(object, attribute, callable)`` to swap in while counting: the module itself for a method
-        bound to it (hooks run only when a module is called), the plain function for a ``torch.compile``-d one
+    :param uncompiled: ``(object, attribute, callable)`` to swap in while counting: a module's ``__call__`` for its
+        ``forward`` (hooks run only when a module is called), the plain function for a ``torch.compile``-d one
     """
 
     network: str
