@@ -366,26 +366,23 @@ def recurrent_table(threads: int, reps: int, baseline: str | None) -> None:
     failed = [r for r in records if "error" in r]
     if failed:
         raise RuntimeError(f"recurrent runs failed: {[(r['job'], r['error']) for r in failed]}")
-    ms = {
-        (a, c, src): statistics.median(
-            r["ms"] for r in records if (r["job"]["algo"], r["job"]["core"], r["job"]["source"]) == (a, c, src)
-        )
-        for a, c in cases
-        for _, src in codes
-    }
+
+    def median(algo: str, core: str, source: str | None, key: str) -> float:
+        return statistics.median(r[key] for r in records if r["job"] == dict(algo=algo, core=core, source=source))
+
     print(
         f"\n### One update, 32 sequences x 64 steps, hidden 128 (cpu, {threads} thread(s), median of {reps} "
         "alternating runs)\n"
     )
-    print("| algorithm | core | code | update (ms) | updates/s | vs before | vs GRU, same code |")
-    print("|---|---|---|---|---|---|---|")
+    print("| algorithm | core | code | update (ms) | CPU ms | updates/s | vs before (CPU) | vs GRU, same code (CPU) |")
+    print("|---|---|---|---|---|---|---|---|")
     for algo, core in cases:
         for code, src in codes:
-            value = ms[algo, core, src]
-            before = value / ms[algo, core, codes[0][1]]
+            wall, cpu = median(algo, core, src, "ms"), median(algo, core, src, "cpu_ms")
+            before = median(algo, core, codes[0][1], "cpu_ms") / cpu
+            gru = median(algo, "gru", src, "cpu_ms") / cpu
             print(
-                f"| {algo} | {core} | {code} | {value:.1f} | {1e3 / value:.1f} | {1 / before:.2f}x | "
-                f"{ms[algo, 'gru', src] / value:.2f}x |"
+                f"| {algo} | {core} | {code} | {wall:.1f} | {cpu:.1f} | {1e3 / wall:.1f} | {before:.2f}x | {gru:.2f}x |"
             )
 
 
