@@ -121,7 +121,7 @@ def _median_per_update(model: Any, updates: int) -> tuple[float, float]:
     return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
 
 
-def update_run(algo: str, core: str, source: str | None = None, updates: int = 20) -> dict[str, Any]:
+def update_run(algo: str, core: str, source: str | None = None, updates: int = 30) -> dict[str, Any]:
     """
     :param algo: ``"RecurrentTD3"`` or ``"RecurrentDQN"``
     :param core: the core
