@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import json
 import math
+import shlex
 import shutil
 import tempfile
 import warnings
@@ -21,6 +22,7 @@ from stable_baselines3.common.vec_env import VecNormalize, unwrap_vec_normalize
 
 from sb3_spiking.hub.card import model_card
 from sb3_spiking.hub.folder import AgentFiles, algorithms, env_name, load_local, read_agent
+from sb3_spiking.resources import data_dir
 from sb3_spiking.validation import check_bool, check_int
 
 DEFAULT_ORG = "sb3-spiking"
@@ -40,8 +42,6 @@ def _env_module(env_id: str) -> str:
     if ":" in env_id:
         module = env_id.replace(":", ".")
     else:
-        from sb3_spiking.resources import data_dir
-
         entries = yaml.safe_load((data_dir("zoo_configs") / "qmix.yml").read_text()) or {}
         if env_id not in entries:
             raise ValueError(
@@ -91,11 +91,13 @@ def _train_command(algo: str, env_id: str, config: dict[str, Any], args: dict[st
     words = ["sb3-spiking", "train", "--algo", algo, "--env", env_id, "--seed", str(config.get("seed", 0))]
     if args.get("n_timesteps", -1) > 0:
         words += ["-n", str(args["n_timesteps"])]
-    if args.get("conf_file"):
-        words += ["--conf", str(args["conf_file"])]
+    conf = args.get("conf_file")
+    if conf and Path(conf).resolve() != (data_dir("zoo_configs") / f"{algo}.yml").resolve():  # not the default
+        words += ["--conf", str(conf)]
     if args.get("hyperparams"):
-        words += ["--hyperparams", *(f"{key}={value!r}" for key, value in args["hyperparams"].items())]
-    return " ".join(words)
+        overrides = args["hyperparams"].items()
+        words += ["--hyperparams", *(f"{k}:{v if isinstance(v, str) else repr(v)}" for k, v in overrides)]
+    return shlex.join(words)
 
 
 def _metrics_zip(source: AgentFiles | None, path: Path) -> None:
