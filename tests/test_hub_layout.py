@@ -12,7 +12,6 @@ import yaml
 from huggingface_hub import ModelCard
 from stable_baselines3 import DQN, TD3
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_spiking.hub import load_local, package
@@ -39,18 +38,6 @@ def test_package_and_load_round_trip(tmp_path: Path) -> None:
     raw = np.random.default_rng(0).uniform(-1, 1, size=(5, 3)).astype(np.float32)
     obs = env.normalize_obs(raw)
     np.testing.assert_allclose(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
-
-
-AGENTS = sorted(p for p in TRAINED_AGENTS.iterdir() if (p / "config.yml").exists()) if TRAINED_AGENTS.exists() else []
-
-
-@pytest.mark.parametrize("folder", AGENTS, ids=[p.name for p in AGENTS])
-def test_shipped_agent_reaches_recorded_return(folder: Path) -> None:
-    results = json.loads((folder / "results.json").read_text())
-    model, env = load_local(folder, seed=123)
-    mean, _ = evaluate_policy(model, env, n_eval_episodes=3, deterministic=True)
-    tolerance = max(3 * results["std_reward"], 0.25 * abs(results["mean_reward"]))
-    assert mean >= results["mean_reward"] - tolerance
 
 
 @pytest.mark.parametrize("content", ["", "algo: td3\n", "- td3\n"])
