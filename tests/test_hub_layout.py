@@ -16,8 +16,6 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_spiking.hub import load_local, package
 
-TRAINED_AGENTS = Path(__file__).resolve().parents[1] / "trained_agents"
-
 
 def test_package_and_load_round_trip(tmp_path: Path) -> None:
     env = VecNormalize(make_vec_env("Pendulum-v1", seed=0), norm_reward=False, clip_obs=3.0)
