@@ -99,7 +99,7 @@ def test_nested_override_changes_one_key_and_rl_zoo3_reads_the_folder(tmp_path: 
     folder = train(tmp_path, "td3", "Pendulum-v1", 100, [*TINY_TD3, "policy_kwargs.surrogate:trapezoidal"])
     # rl_zoo3 enjoy's own path: saved hyperparameters, then its test env with the saved VecNormalize statistics
     hyperparams, stats_path = get_saved_hyperparams(str(folder / "Pendulum-v1"), test_mode=True)
-    saved = eval(hyperparams["policy_kwargs"])  # what rl_zoo3 itself does with the saved string
+    saved = parse_literal(hyperparams["policy_kwargs"])  # the saved string as rl_zoo3 reads it (it eval()s it)
     expected = {**zoo_entry("td3", "Pendulum-v1")["policy_kwargs"], "surrogate": "trapezoidal",
                 "hidden_sizes": [16], "net_arch": [16]}  # fmt: skip
     assert saved == expected
