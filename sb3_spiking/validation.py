@@ -3,6 +3,7 @@ argument, the value and what is allowed."""
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -127,3 +128,14 @@ def check_finite_observation(obs: Any, name: str = "observation") -> None:
     raise ValueError(
         f"{name} holds a non-finite value {value} at index {tuple(bad)}; spiking policies need finite inputs"
     )
+
+
+def suggest(name: str, allowed: Sequence[str]) -> str:
+    """
+    :param name: a name that is not in ``allowed``
+    :param allowed: the valid names
+    :return: an error message tail naming the closest match and every valid name
+    """
+    close = difflib.get_close_matches(name, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; allowed: {sorted(allowed)}"

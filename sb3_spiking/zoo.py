@@ -35,6 +35,7 @@ from sb3_spiking.algos.double_dqn import DoubleDQN
 from sb3_spiking.algos.recurrent_dqn import RecurrentDQN
 from sb3_spiking.algos.recurrent_td3 import RecurrentTD3
 from sb3_spiking.resources import data_dir
+from sb3_spiking.validation import suggest
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "td3": TD3,
@@ -200,6 +201,35 @@ def config_path(algo: str, conf_file: str | Path | None = None) -> Path:
     return path
 
 
+def read_entry(
+    conf_file: str | Path, env_id: str, hyperparams: dict[str, Any] | None = None, allowed: list[str] | None = None
+) -> dict[str, Any]:
+    """
+    One entry of a zoo config as written, its Python-literal strings parsed (never ``eval()``-ed) and the overrides
+    applied.
+
+    :param conf_file: the YAML file
+    :param env_id: the entry's key (else the file's ``default`` entry)
+    :param hyperparams: overrides; dotted keys change one entry inside a dict (``{"policy_kwargs.surrogate": "x"}``)
+    :param allowed: the keys an override may start with, ``None`` for any
+    :return: the entry
+    """
+    entries = yaml.safe_load(Path(conf_file).read_text()) or {}
+    key = env_id if env_id in entries else "default"
+    if key not in entries:
+        raise ValueError(f"no entry for env {env_id!r} in {str(conf_file)!r}; entries: {sorted(entries)}")
+    entry = copy.deepcopy(entries[key])
+    for name in LITERAL_KEYS:
+        if isinstance(entry.get(name), str):
+            entry[name] = parse_literal(entry[name])
+    for name, value in (hyperparams or {}).items():
+        top = name.split(".")[0]
+        if allowed is not None and top not in allowed:
+            raise ValueError(f"unknown config key {top!r}{suggest(top, allowed)}")
+        set_nested(entry, name, value)
+    return entry
+
+
 def load_entry(
     algo: str,
     env_id: str,
@@ -219,18 +249,10 @@ def load_entry(
 
     if algo not in ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; allowed: {sorted(ALGOS)}")
-    path = config_path(algo, conf_file)
-    entries = yaml.safe_load(path.read_text()) or {}
-    if env_id not in entries and "default" not in entries:
-        raise ValueError(f"no entry for env {env_id!r} in {str(path)!r}; entries: {sorted(entries)}")
     if env_id not in gym.envs.registry:
         raise ValueError(f"unknown env id {env_id!r}: not registered with gymnasium (import its package first)")
-    entry = copy.deepcopy(entries.get(env_id, entries.get("default")))
-    for key in LITERAL_KEYS:
-        if isinstance(entry.get(key), str):
-            entry[key] = parse_literal(entry[key])
-    for key, value in (hyperparams or {}).items():
-        set_nested(entry, key, value)
+    path = config_path(algo, conf_file)
+    entry = read_entry(path, env_id, hyperparams)
     with tempfile.TemporaryDirectory() as log_folder, contextlib.redirect_stdout(io.StringIO()):
         manager = ExperimentManager(argparse.Namespace(), algo, env_id, log_folder, verbose=0, config=str(path))
         # rl_zoo3 reads the file again; give it the parsed entry so that it never eval()s a string

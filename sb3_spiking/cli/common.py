@@ -12,7 +12,6 @@ folders read back (:func:`find_run`, :func:`load_run`) in rl_zoo3's layout::
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import json
 import re
@@ -26,6 +25,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
+from sb3_spiking.validation import suggest
 from sb3_spiking.zoo import LITERAL_KEYS, parse_literal
 
 ZOO_NAMES = {"recurrentppo": "ppo_lstm"}
@@ -127,17 +127,6 @@ def saved_form(hyperparams: dict[str, Any]) -> dict[str, Any]:
         key: format_literal(value) if key in LITERAL_KEYS and isinstance(value, dict) else value
         for key, value in hyperparams.items()
     }
-
-
-def suggest(name: str, allowed: list[str] | tuple[str, ...]) -> str:
-    """
-    :param name: a name that is not in ``allowed``
-    :param allowed: the valid names
-    :return: an error message tail naming the closest match and every valid name
-    """
-    close = difflib.get_close_matches(name, list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{hint}; allowed: {sorted(allowed)}"
 
 
 @dataclass

@@ -7,21 +7,19 @@ or in the same one for ``--resume``).
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from rl_zoo3.exp_manager import ExperimentManager
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from sb3_spiking.cli.common import RunFolder, companion_files, register_algorithms, saved_form, suggest
-from sb3_spiking.zoo import LITERAL_KEYS, parse_literal, set_nested
+from sb3_spiking import zoo
+from sb3_spiking.cli.common import RunFolder, companion_files, register_algorithms, saved_form
 
 ZOO_KEYS = (
     "n_timesteps",
@@ -52,7 +50,7 @@ def read_entry(
     conf_file: str | Path, env_id: str, algo_class: type[BaseAlgorithm], overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """
-    One entry of a zoo config with its literal strings parsed (never ``eval()``-ed) and the overrides applied.
+    :func:`sb3_spiking.zoo.read_entry`, overrides limited to the keys the algorithm's entry may hold.
 
     :param conf_file: the YAML file
     :param env_id: the entry's key (else the file's ``default`` entry is used)
@@ -60,21 +58,7 @@ def read_entry(
     :param overrides: ``{"key": value}`` or ``{"key.sub": value}`` (one key inside a dict, the rest kept)
     :return: the entry
     """
-    entries = yaml.safe_load(Path(conf_file).read_text()) or {}
-    key = env_id if env_id in entries else "default"
-    if key not in entries:
-        raise ValueError(f"no entry for env {env_id!r} in {str(conf_file)!r}; entries: {sorted(entries)}")
-    entry = copy.deepcopy(entries[key])
-    for name in LITERAL_KEYS:
-        if isinstance(entry.get(name), str):
-            entry[name] = parse_literal(entry[name])
-    allowed = config_keys(algo_class)
-    for name, value in (overrides or {}).items():
-        top = name.split(".")[0]
-        if top not in allowed:
-            raise ValueError(f"unknown config key {top!r} for {algo_class.__name__}{suggest(top, allowed)}")
-        set_nested(entry, name, value)
-    return entry
+    return zoo.read_entry(conf_file, env_id, overrides, allowed=config_keys(algo_class))
 
 
 def prefill_evaluations(callback: EvalCallback, npz: Path, up_to: int) -> None:
