@@ -30,6 +30,7 @@ from stable_baselines3.common.vec_env import VecEnv, is_vecenv_wrapped, unwrap_v
 from torch import nn
 
 from sb3_spiking.algos.double_dqn import DoubleDQN
+from sb3_spiking.algos.guided import Guidance, GuideLike
 from sb3_spiking.algos.sequence_buffer import BurnIn, SequenceReplayBuffer
 from sb3_spiking.envs.history import VecPrevActionReward
 from sb3_spiking.snn.cores import CORES, make_core, run_cores
@@ -398,6 +399,8 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
     ``EvalCallback``), the policy state is carried from step to step (reset at episode start) while collecting
     experience, and the replay buffer stores whole episodes
     (:class:`~sb3_spiking.algos.sequence_buffer.SequenceReplayBuffer`, sequences of ``burn_in + seq_len`` steps).
+    With a ``guide``, the guide acts for the first steps of each episode (:class:`~sb3_spiking.algos.guided.Guidance`,
+    ``self.guidance``, saved with the model without the guide object).
     Arguments as in SB3, checked here; see :class:`~sb3_spiking.RecurrentTD3` for their meaning.
     """
 
@@ -429,7 +432,18 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         seed: int | None,
         device: torch.device | str,
         supported_action_spaces: tuple[type[spaces.Space], ...],
+        guide: GuideLike | None = None,
+        guide_kwargs: dict[str, Any] | None = None,
     ) -> None:
+        if guide_kwargs is not None and not isinstance(guide_kwargs, dict):
+            raise TypeError(f"guide_kwargs must be a dict or None, got {guide_kwargs!r}")
+        unknown = sorted(set(guide_kwargs or {}) - set(inspect.signature(Guidance).parameters) - {"guide"})
+        if unknown:
+            allowed = sorted(set(inspect.signature(Guidance).parameters) - {"guide"})
+            raise ValueError(f"unknown guide_kwargs {unknown}, allowed: {allowed}")
+        # guide_kwargs are checked even without a guide (a config may switch the guide off with guide: None)
+        guidance = Guidance(**(guide_kwargs or {}))
+        self.guidance: Guidance | None = None
         if not callable(learning_rate):
             check_float("learning_rate", learning_rate, minimum=0.0, strict=True)
         check_int("buffer_size", buffer_size, minimum=1)
@@ -486,6 +500,28 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
                 f"{type(self).__name__} needs a {_class_name(self.policy_base)} (e.g. 'GRSNPolicy'), "
                 f"got {_class_name(self.policy_class)}{origin}"
             )
+        if guide is not None:
+            guidance.set_guide(guide)
+            self.guidance = guidance
+            guidance.bind(self.action_space, self.env, self.burn_in)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if "guide" in self.__dict__:  # Algo.load(path, guide=...): SB3 sets load()'s extra arguments as attributes
+            self.set_guide(self.__dict__.pop("guide"))
+
+    def set_guide(self, guide: GuideLike) -> None:
+        """
+        Give the guide of guided training (again, after loading a model trained with a guide object), or start guided
+        training with the default settings.
+
+        :param guide: an SB3 model, a callable ``(obs, info) -> action`` or a path, see
+            :class:`~sb3_spiking.algos.guided.Guidance`
+        """
+        guidance = self.guidance if self.guidance is not None else Guidance()
+        guidance.set_guide(guide)
+        guidance.bind(self.action_space, self.env, self.burn_in)
+        self.guidance = guidance
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
@@ -505,15 +541,23 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         progress_bar: bool = False,
     ) -> tuple[int, BaseCallback]:
         # Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm._setup_learn``.
-        if reset_num_timesteps or self._last_obs is None:  # SB3 resets the env: the running episodes end here
+        reset = reset_num_timesteps or self._last_obs is None
+        if reset:  # SB3 resets the env: the running episodes end here
             self._last_policy_state = None
             self.replay_buffer.end_running_episodes(self.n_envs)
-        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        if self.guidance is not None:
+            self.guidance.bind(self.action_space, self.env, self.burn_in)
+            if reset:
+                self.guidance.start_episodes(self.env)  # type: ignore[arg-type]
+        return result
 
     def _init_callback(self, callback: MaybeCallback, progress_bar: bool = False) -> BaseCallback:
         for eval_callback in _eval_callbacks(callback):
             if not is_vecenv_wrapped(eval_callback.eval_env, VecPrevActionReward):
                 eval_callback.eval_env = VecPrevActionReward(eval_callback.eval_env)
+        if self.guidance is not None:
+            self.guidance.watch(list(_eval_callbacks(callback)))
         return super()._init_callback(callback, progress_bar)
 
     def _sample_action(
@@ -527,12 +571,15 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         )
         if self.num_timesteps < learning_starts:
             unscaled_action = np.array([self.action_space.sample() for _ in range(n_envs)])
+        action, buffer_action = unscaled_action, unscaled_action
         if isinstance(self.action_space, spaces.Box):
-            scaled_action = self.policy.scale_action(unscaled_action)
+            buffer_action = self.policy.scale_action(unscaled_action)
             if action_noise is not None:
-                scaled_action = np.clip(scaled_action + action_noise(), -1, 1)
-            return self.policy.unscale_action(scaled_action), scaled_action
-        return unscaled_action, unscaled_action
+                buffer_action = np.clip(buffer_action + action_noise(), -1, 1)
+            action = self.policy.unscale_action(buffer_action)
+        if self.guidance is not None:  # the guide acts for the first H steps of each episode
+            action, buffer_action = self.guidance.act(self, action, buffer_action)
+        return action, buffer_action
 
     def _store_transition(
         self,
@@ -544,8 +591,12 @@ class RecurrentOffPolicyAlgorithm(OffPolicyAlgorithm):
         infos: list[dict[str, Any]],
     ) -> None:
         # Mirrors stable-baselines3 2.9 ``OffPolicyAlgorithm._store_transition``.
+        if self.guidance is not None:
+            self.guidance.label(infos)
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
         self._last_episode_starts = np.asarray(dones, dtype=bool)
+        if self.guidance is not None:
+            self.guidance.advance(self.env, dones, infos)  # type: ignore[arg-type]
 
     def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
         """

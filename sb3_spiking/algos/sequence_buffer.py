@@ -13,6 +13,9 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_spiking.validation import check_finite_observation, check_int
 
+GUIDED_KEY = "guided"
+"""The ``info`` key (set by the algorithms during guided training) that labels a transition as the guide's."""
+
 
 class BurnIn(NamedTuple):
     """
@@ -41,6 +44,8 @@ class SequenceSamples(NamedTuple):
     :param mask: (W, batch), 1 for the transitions that enter the loss (inside the episode, after the burn-in)
     :param burn_in_steps: (batch,) int64, number of burn-in transitions before the first trained one (at most
         ``burn_in``, fewer near the episode start)
+    :param guided: (W, batch), 1 for the transitions whose action came from a guide policy (guided training,
+        :mod:`sb3_spiking.algos.guided`)
     """
 
     observations: torch.Tensor
@@ -49,6 +54,7 @@ class SequenceSamples(NamedTuple):
     terminated: torch.Tensor
     mask: torch.Tensor
     burn_in_steps: torch.Tensor
+    guided: torch.Tensor
 
     def split_burn_in(self, burn_in: int) -> tuple[BurnIn | None, SequenceSamples]:
         """
@@ -74,6 +80,7 @@ class SequenceSamples(NamedTuple):
             _take(self.actions, index[:-1]),
             *(_take(x, index[:-1]) for x in (self.rewards, self.terminated, self.mask)),
             torch.zeros_like(self.burn_in_steps),
+            _take(self.guided, index[:-1]),
         )
         return burn, trained
 
@@ -89,6 +96,7 @@ class _Episode(NamedTuple):
     actions: np.ndarray
     rewards: np.ndarray
     terminated: np.ndarray
+    guided: np.ndarray
 
 
 class _RunningEpisode:
@@ -105,6 +113,7 @@ class _RunningEpisode:
         self.actions = np.zeros((capacity, action_dim), dtype=np.float32)
         self.rewards = np.zeros(capacity, dtype=np.float32)
         self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.guided = np.zeros(capacity, dtype=np.float32)
         self.begin = 0
         self.length = 0
         self.first = 0  # index of the add() call that stored the oldest kept transition
@@ -117,12 +126,20 @@ class _RunningEpisode:
         return self.observations[self.begin + self.length]
 
     def append(
-        self, n_add: int, obs: np.ndarray, next_obs: np.ndarray, action: np.ndarray, reward: float, terminated: bool
+        self,
+        n_add: int,
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        action: np.ndarray,
+        reward: float,
+        terminated: bool,
+        guided: bool = False,
     ) -> None:
         """
         Store one transition (``obs`` is used only for the first one: later it is the previous ``next_obs``).
 
         :param n_add: index of the ``add()`` call
+        :param guided: the action came from a guide policy
         """
         if self.begin + self.length == len(self.actions):
             self._make_room()
@@ -132,20 +149,21 @@ class _RunningEpisode:
             self.first = n_add
         self.observations[end + 1] = next_obs
         self.actions[end], self.rewards[end], self.terminated[end] = action, reward, terminated
+        self.guided[end] = guided
         self.length += 1
 
     def _make_room(self) -> None:
         """Double the arrays when the stored steps fill more than 3/4 of them, then move the data to the front."""
         capacity = len(self.actions)
         if self.length > 3 * capacity // 4:
-            for name in ("observations", "actions", "rewards", "terminated"):
+            for name in ("observations", "actions", "rewards", "terminated", "guided"):
                 old = getattr(self, name)
                 new = np.zeros((2 * capacity + (name == "observations"), *old.shape[1:]), dtype=np.float32)
                 new[: len(old)] = old
                 setattr(self, name, new)
         end = self.begin + self.length
         self.observations[: self.length + 1] = self.observations[self.begin : end + 1].copy()
-        for array in (self.actions, self.rewards, self.terminated):
+        for array in (self.actions, self.rewards, self.terminated, self.guided):
             array[: self.length] = array[self.begin : end].copy()
         self.begin = 0
 
@@ -163,6 +181,7 @@ class _RunningEpisode:
             self.actions[self.begin : end],
             self.rewards[self.begin : end],
             self.terminated[self.begin : end],
+            self.guided[self.begin : end],
         )
 
 
@@ -265,7 +284,8 @@ class SequenceReplayBuffer(BaseBuffer):
         :param action: (n_envs, action_dim) or (n_envs,)
         :param reward: (n_envs,)
         :param done: (n_envs,)
-        :param infos: one dict per environment (``TimeLimit.truncated`` marks time-outs)
+        :param infos: one dict per environment (``TimeLimit.truncated`` marks time-outs, a true
+            :data:`GUIDED_KEY` marks a guide's action)
         """
         for name, value in (("obs", obs), ("next_obs", next_obs), ("reward", reward)):
             check_finite_observation(value, name)
@@ -277,7 +297,8 @@ class SequenceReplayBuffer(BaseBuffer):
             if len(self._running[i]) and not np.array_equal(obs[i], self._running[i].last_observation()):
                 self._finish(i)  # the env was reset without an episode end: do not join the two episodes
             terminated = bool(done[i]) and not infos[i].get("TimeLimit.truncated", False)
-            self._running[i].append(self._n_adds, obs[i], next_obs[i], action[i], reward[i], terminated)
+            guided = bool(infos[i].get(GUIDED_KEY, False))
+            self._running[i].append(self._n_adds, obs[i], next_obs[i], action[i], reward[i], terminated, guided)
             self._n_stored += 1
             if done[i]:
                 self._finish(i)
@@ -332,6 +353,7 @@ class SequenceReplayBuffer(BaseBuffer):
         rewards = np.zeros((width, batch), dtype=np.float32)
         terminated = np.zeros((width, batch), dtype=np.float32)
         mask = np.zeros((width, batch), dtype=np.float32)
+        guided = np.zeros((width, batch), dtype=np.float32)
         burn_in_steps = np.zeros(batch, dtype=np.int64)
         for b, (episode_id, first) in enumerate(zip(episode_ids, firsts, strict=True)):
             episode = episodes[episode_id]
@@ -342,9 +364,11 @@ class SequenceReplayBuffer(BaseBuffer):
             actions[:n, b] = episode.actions[start:stop]
             rewards[:n, b] = episode.rewards[start:stop]
             terminated[:n, b] = episode.terminated[start:stop]
+            guided[:n, b] = episode.guided[start:stop]
             mask[first - start : n, b] = 1.0
             burn_in_steps[b] = first - start
         return SequenceSamples(
             *(self.to_torch(x) for x in (observations, actions, rewards, terminated, mask)),
             torch.as_tensor(burn_in_steps, device=self.device),
+            self.to_torch(guided),
         )

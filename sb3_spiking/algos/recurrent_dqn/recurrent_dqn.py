@@ -13,6 +13,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import LinearSchedule
 from torch.nn import functional as F
 
+from sb3_spiking.algos.guided import GuideLike
 from sb3_spiking.algos.recurrent_dqn.policies import GRSNPolicy, RecurrentDQNPolicy
 from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyAlgorithm, SequenceNetwork, polyak
 from sb3_spiking.algos.sequence_buffer import SequenceSamples
@@ -49,6 +50,12 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
     :param verbose: verbosity level
     :param seed: random seed
     :param device: torch device
+    :param guide: jump-start of guided training (seed 002): a privileged guide (SB3 model fed
+        ``info["privileged_obs"]``, callable ``(obs, info) -> action`` or path) acts for the first ``H`` steps of each
+        episode, its steps labelled in the replay buffer; the loss is unchanged (the TD3+BC term is RecurrentTD3's);
+        see :class:`~sb3_spiking.algos.guided.Guidance`
+    :param guide_kwargs: settings of guided training (``horizon_start``, ``horizon_end``, ``horizon_fraction``,
+        ``threshold``, ``info_key``)
     :param _init_setup_model: build the networks at construction
     """
 
@@ -85,6 +92,8 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         verbose: int = 0,
         seed: int | None = None,
         device: torch.device | str = "auto",
+        guide: GuideLike | None = None,
+        guide_kwargs: dict[str, Any] | None = None,
         _init_setup_model: bool = True,
     ) -> None:
         self.exploration_fraction = check_float("exploration_fraction", exploration_fraction, minimum=0.0, maximum=1.0)
@@ -117,6 +126,8 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
             seed=seed,
             device=device,
             supported_action_spaces=(spaces.Discrete,),
+            guide=guide,
+            guide_kwargs=guide_kwargs,
         )
         if _init_setup_model:
             self._setup_model()
@@ -141,6 +152,8 @@ class RecurrentDQN(RecurrentOffPolicyAlgorithm):
         # Mirrors stable-baselines3 2.9 ``DQN._sample_action``, carrying the core state.
         action, _ = super()._sample_action(learning_starts, action_noise, n_envs)
         explore = np.random.rand(n_envs) < self.exploration_rate
+        if self.guidance is not None:
+            explore &= ~self.guidance.active  # the guide's actions are kept
         action = np.where(explore, np.array([self.action_space.sample() for _ in range(n_envs)]), action)
         return action, action
 

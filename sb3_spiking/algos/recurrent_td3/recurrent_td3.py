@@ -11,6 +11,7 @@ from stable_baselines3.common.noise import ActionNoise, NormalActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 
+from sb3_spiking.algos.guided import GuideLike
 from sb3_spiking.algos.recurrent_off_policy import (
     RecurrentOffPolicyAlgorithm,
     SequenceNetwork,
@@ -18,7 +19,7 @@ from sb3_spiking.algos.recurrent_off_policy import (
     polyak,
 )
 from sb3_spiking.algos.recurrent_td3.policies import GRSNPolicy, RecurrentContinuousCritic, RecurrentTD3Policy
-from sb3_spiking.algos.sequence_buffer import SequenceSamples
+from sb3_spiking.algos.sequence_buffer import BurnIn, SequenceSamples
 from sb3_spiking.validation import check_float, check_int
 
 SelfRecurrentTD3 = TypeVar("SelfRecurrentTD3", bound="RecurrentTD3")
@@ -52,6 +53,11 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
     :param verbose: verbosity level
     :param seed: random seed
     :param device: torch device
+    :param guide: guided training (seed 002): a privileged guide (SB3 model fed ``info["privileged_obs"]``, callable
+        ``(obs, info) -> action`` or path of a model zip / agent folder) acts for the first ``H`` steps of each
+        episode, and the actor loss becomes TD3+BC on its steps; see :class:`~sb3_spiking.algos.guided.Guidance`
+    :param guide_kwargs: settings of guided training (``horizon_start``, ``horizon_end``, ``horizon_fraction``,
+        ``threshold``, ``info_key``, ``bc_lambda``, ``bc_decay``, ``bc_epoch``, ``bc_alpha``)
     :param _init_setup_model: build the networks at construction
     """
 
@@ -90,6 +96,8 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         verbose: int = 0,
         seed: int | None = None,
         device: torch.device | str = "auto",
+        guide: GuideLike | None = None,
+        guide_kwargs: dict[str, Any] | None = None,
         _init_setup_model: bool = True,
     ) -> None:
         self.policy_delay = check_int("policy_delay", policy_delay, minimum=1)
@@ -116,6 +124,8 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             seed=seed,
             device=device,
             supported_action_spaces=(spaces.Box,),
+            guide=guide,
+            guide_kwargs=guide_kwargs,
         )
         if _init_setup_model:
             self._setup_model()
@@ -165,11 +175,7 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
             self.critic.optimizer.step()
 
             if self._n_updates % self.policy_delay == 0:
-                # -Q1(h_t, pi(h_t)) over the valid steps, with the critic just updated
-                actor_state, q1_state = self._warm_states([self.actor, self.critic.q_networks[0]], burn_in)
-                actions = self.actor(obs[:-1], actor_state)[0]
-                actor_q = self.critic.q1_forward(obs[:-1], actions, q1_state)
-                actor_loss = -(actor_q * mask).sum() / n_valid
+                actor_loss = self._actor_loss(burn_in, data)
                 actor_losses.append(actor_loss.item())
                 self.actor.optimizer.zero_grad()
                 actor_loss.backward()
@@ -181,6 +187,23 @@ class RecurrentTD3(RecurrentOffPolicyAlgorithm):
         if actor_losses:
             self.logger.record("train/actor_loss", np.mean(actor_losses))
         self.logger.record("train/critic_loss", np.mean(critic_losses))
+        if self.guidance is not None:
+            self.logger.record("train/bc_lambda", self.guidance.bc_weight(self._n_updates))
+
+    def _actor_loss(self, burn_in: BurnIn | None, data: SequenceSamples) -> torch.Tensor:
+        """
+        :param burn_in: the burn-in steps of the batch (they only warm the core states, without gradient)
+        :param data: the trained steps
+        :return: ``-Q1(h_t, pi(h_t))`` averaged over the valid steps, with the critic just updated; with a guide the
+            TD3+BC loss (:func:`~sb3_spiking.algos.guided.td3_bc_actor_loss`) on the guide's steps
+        """
+        obs, mask = data.observations, data.mask
+        actor_state, q1_state = self._warm_states([self.actor, self.critic.q_networks[0]], burn_in)
+        actions = self.actor(obs[:-1], actor_state)[0]
+        actor_q = self.critic.q1_forward(obs[:-1], actions, q1_state)
+        if self.guidance is not None:
+            return self.guidance.actor_loss(actor_q, actions, data.actions, mask, data.guided, self._n_updates)
+        return -(actor_q * mask).sum() / mask.sum().clamp(min=1.0)
 
     def learn(
         self: SelfRecurrentTD3,
