@@ -199,7 +199,7 @@ def run_stacked(
     ``[core(x, state, episode_starts) ...]`` as one batch: per layer, each core's input terms, then one scan over all
     cores side by side along the batch (each sequence with its own core's parameters).
 
-    :param cores: one or more cores that :func:`stackable` accepts
+    :param cores: one core, or several that :func:`stackable` accepts
     :param inputs: one input (seq_len, batch, input_size) per core, all of one seq_len and batch
     :param states: one initial state per core, ``None`` for zeros
     :param episode_starts: (seq_len, batch), 1 where every core's state is reset before that step
