@@ -12,6 +12,7 @@ import pytest
 import torch as th
 from stable_baselines3 import TD3
 from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 
 import sb3_spiking
@@ -87,6 +88,21 @@ def test_hand_over_exactly_at_h_and_labels_in_the_buffer() -> None:
         stored = episodes[t // EPISODE].observations[t % EPISODE]
         np.testing.assert_allclose(obs, stored[:2], atol=1e-6)
         np.testing.assert_allclose(info[PRIVILEGED_KEY][:2], obs, atol=1e-6)
+
+
+def test_each_env_of_a_vec_env_has_its_own_hand_over() -> None:
+    def guide(obs, info):
+        np.testing.assert_allclose(info[PRIVILEGED_KEY][:2], obs, atol=1e-6)  # the info of this env's o_t
+        return np.array([-1.0], dtype=np.float32)
+
+    env = make_vec_env(_env, n_envs=2, seed=0)
+    model = sb3_spiking.RecurrentTD3("GRSNPolicy", env, guide=guide, guide_kwargs=dict(horizon_start=5, horizon_end=5),
+                                     learning_starts=10_000, **SMALL)  # fmt: skip
+    model.learn(2 * 2 * EPISODE)
+    episodes = _episodes(model)
+    assert len(episodes) == 4
+    for ep in episodes:
+        np.testing.assert_array_equal(ep.guided, np.arange(EPISODE) < 5)
 
 
 def test_sb3_model_guide_is_fed_the_privileged_observation() -> None:

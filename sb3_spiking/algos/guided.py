@@ -333,7 +333,9 @@ class Guidance:
         self._steps = np.zeros(env.num_envs, dtype=np.int64)
         self._infos = [dict(info) for info in env.unwrapped.reset_infos]
 
-    def act(self, model: RecurrentOffPolicyAlgorithm, action: np.ndarray, buffer_action: np.ndarray) -> tuple:
+    def act(
+        self, model: RecurrentOffPolicyAlgorithm, action: np.ndarray, buffer_action: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """
         Replace the student's actions by the guide's in the envs within the first ``H`` steps of their episode.
 
