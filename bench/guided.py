@@ -74,8 +74,9 @@ def table(log_folder: Path, steps: int) -> str:
     """
     :param log_folder: the sweep's folder
     :param steps: the runs' env steps
-    :return: markdown rows: per variant, mean +- std over seeds of the evaluation return at quarters of the budget,
-        the final return per seed, and the first evaluation at which the mean over seeds passes -400
+    :return: markdown rows: per variant, mean +- std over seeds of the evaluation return nearest to quarters of the
+        budget (the earlier of two equally near), the return with the guide's warm-up (:func:`warm_up_return`), the
+        final return per seed, and the first evaluation at which the mean over seeds passes -400
     """
     rows = []
     for variant in sorted(p for p in log_folder.iterdir() if p.is_dir()):
