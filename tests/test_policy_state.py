@@ -22,7 +22,8 @@ from sb3_spiking.snn.schedules import iter_surrogates, set_sharpness
 from sb3_spiking.snn.temporal import CVTCLayer
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_PENDULUM = ROOT / "trained_agents" / "td3-SpikingPopPolicy-Pendulum-v1" / "td3-Pendulum-v1.zip"
+# the Pendulum agent as shipped before policies/popsan.py became a package and before ExtraStateMixin
+OLD_PENDULUM_ZIP = ROOT / "tests" / "data" / "td3-Pendulum-v1-before-0.2.zip"
 POP = dict(hidden_sizes=[16], net_arch=[16], encoder_pop_dim=4, decoder_pop_dim=3)
 RECURRENT = dict(core="grsn", hidden_size=16, net_arch=[16])
 SMALL_REPLAY = dict(learning_starts=30, seq_len=6, batch_size=4, buffer_size=1000, seed=0)
@@ -149,10 +150,10 @@ def test_cvtc_inference_mode_survives_save_load(tmp_path: Path) -> None:
     assert DQN.load(tmp_path / "model_cvtc").policy.inference_mode == "cvtc"
 
 
-def test_shipped_pendulum_zip_without_extra_state_still_loads() -> None:
-    _, params, _ = load_from_zip_file(SHIPPED_PENDULUM, device="cpu")
-    assert not any(key.endswith("_extra_state") for key in params["policy"])
-    model = TD3.load(SHIPPED_PENDULUM, device="cpu")  # strict (exact_match=True)
+def test_zip_saved_before_the_extra_state_still_loads() -> None:
+    _, params, _ = load_from_zip_file(OLD_PENDULUM_ZIP, device="cpu")
+    assert params["policy"] and not any(key.endswith("_extra_state") for key in params["policy"])
+    model = TD3.load(OLD_PENDULUM_ZIP, device="cpu")  # strict (exact_match=True)
     state = model.policy.state_dict()
     for key, value in params["policy"].items():
         assert torch.equal(state[key], value), key

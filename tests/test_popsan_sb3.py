@@ -102,7 +102,8 @@ def test_schedules_reach_every_spiking_layer() -> None:
     assert len(neurons) == 4 and all(n.spike.a == 0.25 for n in neurons)
 
 
-SHIPPED = Path(__file__).resolve().parents[1] / "trained_agents/td3-SpikingPopPolicy-Pendulum-v1/td3-Pendulum-v1.zip"
+# the Pendulum agent as shipped before policies/popsan.py became a package (class path sb3_spiking.policies.popsan.*)
+SHIPPED = Path(__file__).resolve().parent / "data" / "td3-Pendulum-v1-before-0.2.zip"
 
 
 def shipped_actor_reference(state: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
@@ -131,7 +132,7 @@ def shipped_actor_reference(state: dict[str, torch.Tensor], obs: torch.Tensor) -
 
 
 def test_shipped_agent_loads_and_acts_like_its_weights() -> None:
-    """The Hub agent saved before policies/popsan.py became a package (class path
+    """The agent saved before policies/popsan.py became a package (class path
     ``sb3_spiking.policies.popsan.SpikingPopPolicy``) loads and acts as its stored weights say."""
     with zipfile.ZipFile(SHIPPED) as archive:
         assert "sb3_spiking.policies.popsan" in archive.read("data").decode()
