@@ -21,7 +21,7 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
-import torch as th
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
@@ -181,7 +181,7 @@ def feature_range(observation_space: spaces.Space, normalize_images: bool) -> li
     return bound.tolist()
 
 
-def init_cvtc_weight(weight: th.Tensor, scheme: str, mean: float = 3.0, std: float = 5.0) -> None:
+def init_cvtc_weight(weight: torch.Tensor, scheme: str, mean: float = 3.0, std: float = 5.0) -> None:
     """
     Initialise a CVTC weight matrix (out, in) in place.
 
@@ -242,13 +242,13 @@ class CVTCQNetwork(BasePolicy):
         self.compile_network = check_bool("compile_network", compile_network)
         self._run_layers = maybe_compile(self._encode_and_fire, self.compile_network)
 
-    def _encode_and_fire(self, features: th.Tensor) -> th.Tensor:
+    def _encode_and_fire(self, features: torch.Tensor) -> torch.Tensor:
         z = self.encoder(features)
         for layer in self.layers:
             z = layer(z)
         return z
 
-    def spike_times(self, obs: PyTorchObs) -> th.Tensor:
+    def spike_times(self, obs: PyTorchObs) -> torch.Tensor:
         """
         Output spike times.
 
@@ -258,7 +258,7 @@ class CVTCQNetwork(BasePolicy):
         check_finite_observation(obs)
         return self._run_layers(self.extract_features(obs, self.features_extractor))
 
-    def forward(self, obs: PyTorchObs) -> th.Tensor:
+    def forward(self, obs: PyTorchObs) -> torch.Tensor:
         """
         Predict the Q-values.
 
@@ -267,7 +267,7 @@ class CVTCQNetwork(BasePolicy):
         """
         return self.config.q_sign * self.spike_times(obs)
 
-    def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
+    def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> torch.Tensor:
         return self(observation).argmax(dim=1).reshape(-1)
 
     def set_beta(self, beta: float) -> None:
@@ -322,7 +322,7 @@ class CVTCPolicy(ExtraStateMixin, DQNPolicy):
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         **cvtc_kwargs: Any,
     ) -> None:
@@ -407,7 +407,7 @@ class CVTCPolicy(ExtraStateMixin, DQNPolicy):
             net.set_beta(self.config.beta if mode == "cvtc" else 0.0)
         self.inference_mode = mode
 
-    @th.no_grad()
+    @torch.no_grad()
     def compare_inference_modes(self, obs: np.ndarray) -> dict[str, float]:
         """
         Compare the Q-values of the CVTC network with those of the same weights run as I&F neurons (``beta = 0``).
