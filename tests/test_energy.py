@@ -256,3 +256,112 @@ def test_qmix_grsn_counts_one_decision_per_agent() -> None:
     assert layers["core.cells.0.forget_gate"].macs == 6 * 5
     assert layers["fc_out"].sops == pytest.approx(sum(spikes) * n_actions / report.decisions)
     assert report.ann_macs == n_in * 6 + 3 * (6 * 5 + 5 * 5) + 5 * n_actions
+
+
+def test_mlp_critics_cost_sum_in_out_per_decision() -> None:
+    """networks="all": SB3's twin MLP critics on [obs, action], one evaluation per decision, sum(in x out) MACs."""
+    model = popsan_model([[0.3, 0.0], [0.1, 0.0]], [0.0, 0.05], encoder_mean=[0.0, 3.0])  # critics net_arch [4]
+    actor = estimate(model, ConstantEnv(), n_decisions=5)
+    report = estimate(model, ConstantEnv(), n_decisions=5, networks="all")
+
+    assert report.networks == "all" and actor.networks == "actor"
+    critic = {layer.name: layer for layer in report.layers if layer.name.startswith("critic.")}
+    # each critic: [obs (1), action (1)] -> 4 -> 1, all real-valued inputs
+    assert {name: layer.macs for name, layer in critic.items()} == {
+        "critic.qf0.0": 2 * 4, "critic.qf0.2": 4 * 1, "critic.qf1.0": 2 * 4, "critic.qf1.2": 4 * 1,
+    }  # fmt: skip
+    assert all(layer.sops == 0 and layer.inputs == "real" for layer in critic.values())
+    assert report.sops == actor.sops and report.macs == actor.macs + 24
+    assert report.energy_pj == pytest.approx(actor.energy_pj + 24 * MAC)
+    assert report.ann_macs == actor.ann_macs + 24  # the MLP critics are the same in the ANN agent
+    assert "2 MLP critics" in report.network and not any(layer.name.startswith("critic") for layer in actor.layers)
+
+
+def test_recurrent_lif_critics_counted_with_their_cores() -> None:
+    """RecurrentTD3 critics: each has its own LIF core, stepped once per decision with the episode resets."""
+    kwargs = dict(core="lif", hidden_size=2, net_arch=[2], embed_dims=(1, 1, 1), core_kwargs=dict(beta=0.5))
+    model = RecurrentTD3("RecurrentPolicy", ConstantEnv(value=0.5, length=4), policy_kwargs=kwargs, device="cpu")
+    critic_weights = ([[1.0, 1.0, 0.0], [0.5, 0.0, 0.0]], [[0.5, 0.5, 0.0], [2.0, 1.0, 0.0]])
+    with torch.no_grad():
+        for q_net, weight in zip(model.policy.critic.q_networks, critic_weights, strict=True):
+            for layer, w, b in ((q_net.obs_embedding[0], 2.0, 0.0), (q_net.action_embedding[0], 0.0, 0.25),
+                                (q_net.reward_embedding[0], 0.0, 0.5)):  # fmt: skip
+                layer.weight.fill_(w)
+                layer.bias.fill_(b)
+            q_net.core.cells[0].fc.weight.copy_(torch.tensor(weight))
+            q_net.core.cells[0].fc.bias.zero_()
+    embedded = np.array([1.0, 0.25, 0.5])  # relu of the embeddings of o = 0.5 and the zero-weight a_prev, r_prev
+    expected_spikes = []
+    for weight in critic_weights:  # seed 003 Eq. 1-5 per step, state reset at each episode start (every 4 steps)
+        u, total = np.zeros(2), 0.0
+        for step in range(10):
+            u = np.zeros(2) if step % 4 == 0 else u
+            u = 0.5 * u + 0.5 * (np.array(weight) @ embedded)
+            o = (u > 1.0).astype(float)
+            u, total = (1 - o) * u, total + o.sum()
+        expected_spikes.append(total)
+    assert expected_spikes[0] != expected_spikes[1] and min(expected_spikes) > 0
+
+    report = estimate(model, ConstantEnv(value=0.5, length=4), n_decisions=10, networks="all")
+
+    layers = {layer.name: layer for layer in report.layers}
+    for i, spikes in enumerate(expected_spikes):
+        head = layers[f"critic.qf{i}.head.0"]  # [core spikes (2), obs embedding (1), action (1)] -> 2
+        assert head.inputs == "spikes+real"
+        assert head.sops == pytest.approx(spikes * 2 / 10)
+        assert head.macs == (1 + 1) * 2
+        assert layers[f"critic.qf{i}.core.cells.0.fc"].macs == 3 * 2
+        assert layers[f"critic.qf{i}.embeddings (obs, prev action, prev reward)"].macs == 3
+    # actor 3 + 6 + 2 + 2 (test_recurrent_lif_counts_by_hand), each critic 3 + 6 + 4 + 2
+    assert report.macs == 13 + 2 * 15
+    # each critic's GRU twin: embeddings 3, GRU 3 x (3 x 2 + 2 x 2), head 4 x 2 + 2 x 1
+    assert report.ann_macs == 3 + 30 + 6 + 2 + 2 * (3 + 30 + 8 + 2)
+
+
+def test_recurrent_ppo_value_path_counts() -> None:
+    from sb3_contrib import RecurrentPPO
+
+    kwargs = dict(lstm_hidden_size=8, n_lstm_layers=1, net_arch=dict(pi=[4], vf=[3]), cell_kwargs=dict(input_bias=1.0))
+    model = RecurrentPPO("GRSNPolicy", ConstantEnv(value=0.5, length=5), n_steps=8, policy_kwargs=kwargs, device="cpu")
+    spikes, handle = core_spike_counter(model.policy.lstm_critic)
+    report = estimate(model, ConstantEnv(value=0.5, length=5), n_decisions=12, networks="all")
+    handle.remove()
+    layers = {layer.name: layer for layer in report.layers}
+    assert sum(spikes) > 0
+    assert layers["lstm_critic.cells.0.forget_gate"].macs == 8 and layers["lstm_critic.cells.0.input_gate"].macs == 8
+    assert layers["mlp_extractor.value_net.0"].sops == pytest.approx(sum(spikes) * 3 / 12)
+    assert layers["value_net"].macs == 3 * 1
+    actor_ann = 3 * (1 * 8 + 8 * 8) + 8 * 4 + 4 * 1
+    assert report.ann_macs == actor_ann + 3 * (1 * 8 + 8 * 8) + 8 * 3 + 3 * 1
+
+
+def test_qmix_mixer_counted_per_decision() -> None:
+    from mpe2 import simple_spread_v3
+
+    from sb3_spiking.marl import QMIX
+
+    def spread() -> Any:
+        return simple_spread_v3.parallel_env(N=3, max_cycles=25, continuous_actions=False)
+
+    model = QMIX("gru", spread(), agent_kwargs=dict(fc_dim=6, hidden_dim=5),
+                 mixer_kwargs=dict(embed_dim=4, hypernet_hidden=7), device="cpu", seed=0)  # fmt: skip
+    actor = estimate(model, spread(), n_decisions=30)
+    report = estimate(model, spread(), n_decisions=30, networks="all")
+    s = model.policy.mixer.hyper_b1.in_features  # global state: the 3 agents' observations
+    # one mixer call per team step = 3 decisions: hypernetworks, then q . |W1| (3 x 4) and hidden . |W2| (4)
+    team_step = (s * 7 + 7 * 3 * 4) + s * 4 + (s * 7 + 7 * 4) + (s * 4 + 4 * 1) + 3 * 4 + 4
+    mixer = sum(layer.macs for layer in report.layers if layer.name.startswith("mixer"))
+    assert mixer == pytest.approx(team_step / 3)
+    assert report.macs == pytest.approx(actor.macs + team_step / 3)
+    assert report.ann_macs == pytest.approx(actor.ann_macs + team_step / 3)
+
+
+def test_networks_argument() -> None:
+    model = popsan_model([[0.3, 0.0], [0.1, 0.0]], [0.0, 0.05], encoder_mean=[0.0, 3.0])
+    with pytest.raises(ValueError, match=r"networks.*'critics'.*actor.*all"):
+        estimate(model, ConstantEnv(), networks="critics")
+    cvtc = DQN("CVTCPolicy", ConstantEnv(discrete=True), policy_kwargs=dict(hidden_sizes=[2], n_neurons=2))
+    # the online Q-network is the only network of DQN: "all" counts the same layers
+    names = [[layer.name for layer in estimate(cvtc, ConstantEnv(discrete=True), n_decisions=2, networks=n).layers]
+             for n in ("actor", "all")]  # fmt: skip
+    assert names[0] == names[1]

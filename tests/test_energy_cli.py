@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from sb3_spiking.cli import main
 from sb3_spiking.energy import estimate
@@ -30,3 +31,17 @@ def test_energy_command(tmp_path, capsys) -> None:
 def test_energy_command_needs_one_source(capsys) -> None:
     assert main(["energy"]) == 2
     assert "give either a FOLDER or --repo-id" in capsys.readouterr().err
+
+
+def test_energy_command_counts_the_critics_when_asked(tmp_path) -> None:
+    folder = data_dir("trained_agents") / AGENT
+    assert main(["energy", str(folder), "-n", "8", "--networks", "all", "--json", str(tmp_path / "e.json")]) == 0
+    data = json.loads((tmp_path / "e.json").read_text())
+    model, env = load_local(folder, seed=0, device="cpu")
+    actor = estimate(model, env, n_decisions=8)
+    critic_macs = sum(m.in_features * m.out_features for m in model.policy.critic.modules()
+                      if isinstance(m, torch.nn.Linear))  # fmt: skip
+    assert data["networks"] == "all"
+    assert data["macs_per_decision"] == pytest.approx(actor.macs + critic_macs)
+    assert data["sops_per_decision"] == pytest.approx(actor.sops)
+    assert any(layer["name"] == "critic.qf1.0" for layer in data["layers"])

@@ -5,6 +5,7 @@ agent's env (``sb3_spiking.energy.estimate``). Examples::
 
     sb3-spiking energy trained_agents/td3-SpikingPopPolicy-Pendulum-v1
     sb3-spiking energy logs/recurrent_td3/Pendulum-P-v0_1 --n-decisions 4096 --json energy.json
+    sb3-spiking energy trained_agents/qmix-grsn-simple_spread_v3 --networks all
     sb3-spiking energy --repo-id sb3-spiking/td3-SpikingPopPolicy-Pendulum-v1 --ac-pj 0.03 --mac-pj 0.2
 """
 
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--n-decisions", type=int, default=1024, help="decisions to count (default 1024)")
     parser.add_argument("--ac-pj", type=float, default=0.9, help="pJ per accumulate (default 0.9: 45 nm, 32-bit)")
     parser.add_argument("--mac-pj", type=float, default=4.6, help="pJ per multiply-accumulate (default 4.6)")
+    parser.add_argument("--networks", default="actor", choices=["actor", "all"],
+                        help="actor: the network that acts (default); all: also the critics / value path / mixer "
+                        "used in training, one evaluation per env step")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="also write the report's to_dict() as JSON")
 
 
@@ -60,7 +64,15 @@ def run(args: argparse.Namespace) -> int:
     from sb3_spiking.energy import estimate
 
     model, env = load_source(args)
-    report = estimate(model, env, n_decisions=args.n_decisions, ac_pj=args.ac_pj, mac_pj=args.mac_pj, seed=args.seed)
+    report = estimate(
+        model,
+        env,
+        n_decisions=args.n_decisions,
+        ac_pj=args.ac_pj,
+        mac_pj=args.mac_pj,
+        seed=args.seed,
+        networks=args.networks,
+    )
     print(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1) + "\n")

@@ -8,6 +8,11 @@ model in its env (deterministic actions), for every policy family of the package
 - ``RecurrentTD3`` / ``RecurrentDQN``: the actor / Q ``SequenceNetwork``;
 - ``QMIX``: the shared agent network (one decision = one agent's action).
 
+With ``networks="all"``, the networks used only in training are counted too, each evaluated once per env step on
+the rollout's observations and actions (:func:`training_networks`): SB3's MLP critics of the Pop-SAN policies,
+RecurrentTD3's critics with their cores, the RecurrentPPO value path, QMIX's mixer. Target networks (copies) and the
+training updates themselves (batches, backward passes) are not counted.
+
 Each layer is described by :class:`Synapses` (its module, the fan-out of each input, which inputs carry spikes);
 a hook on the module counts, per call, the spikes among its spiking inputs (one accumulate per spike per fan-out,
 seed 003 Eq. 15) and the dense multiply-accumulates of its real-valued inputs (seed 003 Eq. 16).
@@ -29,7 +34,9 @@ from stable_baselines3.common.type_aliases import GymEnv
 from torch import Tensor, nn
 
 from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyPolicy, SequenceNetwork
+from sb3_spiking.algos.recurrent_td3.policies import RecurrentTD3Policy
 from sb3_spiking.energy.report import EnergyReport, LayerEnergy
+from sb3_spiking.marl.env_utils import read_state
 from sb3_spiking.marl.policies import QMIXPolicy
 from sb3_spiking.policies.cvtc import CVTCPolicy
 from sb3_spiking.policies.grsn import SpikingRecurrentActorCriticPolicy
@@ -37,7 +44,7 @@ from sb3_spiking.policies.popsan import SpikingPopPolicy, SpikingPopSACPolicy
 from sb3_spiking.snn.cores import GRUCore, MLPCore
 from sb3_spiking.snn.recurrent import SpikingRecurrent
 from sb3_spiking.snn.temporal import NO_SPIKE_Z
-from sb3_spiking.validation import check_float, check_int
+from sb3_spiking.validation import check_choice, check_float, check_int
 
 
 def _nonzero(x: Tensor) -> Tensor:
@@ -131,7 +138,7 @@ class Counted:
     network: str
     layers: list[Synapses]
     ann: str
-    ann_macs: list[tuple[str, int]]
+    ann_macs: list[tuple[str, float]]
     uncompiled: list[tuple[Any, str, Callable[..., Any]]] = dataclasses.field(default_factory=list)
 
 
@@ -266,33 +273,43 @@ def _recurrent_ppo(policy: SpikingRecurrentActorCriticPolicy) -> Counted:
     )
 
 
-def _sequence_network(name: str, policy: RecurrentOffPolicyPolicy, net: SequenceNetwork) -> Counted:
-    spiking = is_spiking(net.core)
+def _sequence_layers(prefix: str, net: SequenceNetwork) -> tuple[list[Synapses], list[tuple[str, float]]]:
+    """
+    :param prefix: prefix of the layer names (``""`` for the acting network, ``"critic.qf0."`` for a critic)
+    :param net: a sequence network
+    :return: its layers to count and the layers of the same network with a GRU core
+    """
     embeddings = [net.obs_embedding[0], net.action_embedding[0], net.reward_embedding[0]]
     layers = [
         # the three embeddings run as one block-diagonal layer inside the network's forward: counted at its input
         Synapses(
-            "embeddings (obs, prev action, prev reward)",
+            f"{prefix}embeddings (obs, prev action, prev reward)",
             net,
             0,
             extra_macs=sum(layer.in_features * layer.out_features for layer in embeddings),
         ),
-        *_core("core", net.core),
-        *_mlp("head", net.head, net.core.hidden_size if spiking else False),  # [core output, obs embedding]
+        *_core(f"{prefix}core", net.core),
+        # [core output, obs embedding (, current action of a critic)]
+        *_mlp(f"{prefix}head", net.head, net.core.hidden_size if is_spiking(net.core) else False),
     ]
     n_in, hidden, n_layers = _core_shape(net.core)
-    head_dims = _mlp_dims(net.head)
     ann_macs = [
-        ("obs_embedding", net.obs_embedding[0].in_features * net.obs_embedding[0].out_features),
-        ("action_embedding", net.action_embedding[0].in_features * net.action_embedding[0].out_features),
-        ("reward_embedding", net.reward_embedding[0].out_features),
-        *_gru_macs("core", n_in, hidden, n_layers),
-        *_mlp_macs("head", net.head),
+        (f"{prefix}obs_embedding", net.obs_embedding[0].in_features * net.obs_embedding[0].out_features),
+        (f"{prefix}action_embedding", net.action_embedding[0].in_features * net.action_embedding[0].out_features),
+        (f"{prefix}reward_embedding", net.reward_embedding[0].out_features),
+        *_gru_macs(f"{prefix}core", n_in, hidden, n_layers),
+        *_mlp_macs(f"{prefix}head", net.head),
     ]
+    return layers, ann_macs
+
+
+def _sequence_network(name: str, policy: RecurrentOffPolicyPolicy, net: SequenceNetwork) -> Counted:
+    layers, ann_macs = _sequence_layers("", net)
+    n_in, hidden, n_layers = _core_shape(net.core)
     return Counted(
         network=f"{type(policy).__name__} {name} (core {policy.core})",
         layers=layers,
-        ann=f"GRU {name} (embeddings -> GRU {n_in} -> {hidden} x {n_layers} -> MLP head {head_dims})",
+        ann=f"GRU {name} (embeddings -> GRU {n_in} -> {hidden} x {n_layers} -> MLP head {_mlp_dims(net.head)})",
         ann_macs=ann_macs,
     )
 
@@ -340,9 +357,180 @@ def acting_network(model: BaseAlgorithm) -> Counted:
     )
 
 
+Evaluate = Callable[[Any, np.ndarray, np.ndarray], None]
+
+
+@dataclasses.dataclass
+class Training:
+    """
+    The networks of a policy used only in training, evaluated once per env step during the rollout.
+
+    :param network: description of the networks
+    :param layers: the layers to count
+    :param ann_macs: ``(layer name, MACs per decision)`` of the same networks in the equivalent ANN
+    :param evaluate: ``evaluate(obs, actions, episode_starts)``: one evaluation of the networks on the observation
+        the acting network just saw, its actions and the episode starts it was given (keeping any recurrent state)
+    :param capture: forward hooks ``(module, hook)`` to register while counting (values the evaluation needs from
+        the acting network, e.g. the chosen utilities of QMIX's agents)
+    """
+
+    network: str
+    layers: list[Synapses]
+    ann_macs: list[tuple[str, float]]
+    evaluate: Evaluate
+    capture: list[tuple[nn.Module, Callable[..., None]]] = dataclasses.field(default_factory=list)
+
+
+def _tensor(policy: Any, x: np.ndarray) -> Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.float32), device=policy.device)
+
+
+def _mlp_critics(policy: SpikingPopPolicy | SpikingPopSACPolicy) -> Training:
+    """SB3's ``ContinuousCritic`` (TD3 / DDPG / SAC): ``n_critics`` MLPs on ``[obs, scaled action]``."""
+    critic = policy.critic
+    if not isinstance(critic.features_extractor, FlattenExtractor):
+        raise ValueError(
+            f"cannot count the critic's features extractor {type(critic.features_extractor).__name__}; "
+            f"sb3_spiking.energy counts critics with the default FlattenExtractor"
+        )
+    layers, ann_macs = [], []
+    for i, q_net in enumerate(critic.q_networks):
+        layers += _mlp(f"critic.qf{i}", q_net, False)
+        ann_macs += _mlp_macs(f"critic.qf{i}", q_net)
+
+    def evaluate(obs: np.ndarray, actions: np.ndarray, _starts: np.ndarray) -> None:
+        critic(policy.obs_to_tensor(obs)[0], _tensor(policy, policy.scale_action(actions)))
+
+    dims = _mlp_dims(critic.q_networks[0])
+    return Training(f"{len(critic.q_networks)} MLP critics {dims}", layers, ann_macs, evaluate)
+
+
+def _recurrent_critics(policy: RecurrentTD3Policy) -> Training:
+    """RecurrentTD3's critics, each a sequence network with its own core, stepped once per env step."""
+    q_networks = policy.critic.q_networks
+    layers, ann_macs = [], []
+    for i, q_net in enumerate(q_networks):
+        net_layers, net_macs = _sequence_layers(f"critic.qf{i}.", q_net)
+        layers += net_layers
+        ann_macs += net_macs
+    states: list[Any] = [None] * len(q_networks)
+
+    def evaluate(obs: np.ndarray, actions: np.ndarray, starts: np.ndarray) -> None:
+        obs_t = policy.obs_to_tensor(obs)[0].unsqueeze(0)
+        actions_t = _tensor(policy, policy.scale_action(actions)).unsqueeze(0)
+        starts_t = _tensor(policy, starts).unsqueeze(0)
+        for i, q_net in enumerate(q_networks):
+            _, states[i] = q_net(obs_t, states[i], starts_t, actions_t)
+
+    return Training(f"{len(q_networks)} critics (core {policy.core})", layers, ann_macs, evaluate)
+
+
+def _value_path(policy: SpikingRecurrentActorCriticPolicy) -> Training:
+    """
+    RecurrentPPO's value path (sb3-contrib 2.9 ``RecurrentActorCriticPolicy.predict_values``): the critic core (or
+    the actor core's output with ``shared_lstm``, or a Linear layer), ``mlp_extractor.value_net``, ``value_net``.
+    """
+    core = policy.lstm_critic
+    if core is not None:
+        spiking, layers = is_spiking(core), _core("lstm_critic", core)
+        n_in, hidden, n_layers = _core_shape(core)
+        ann_macs = _gru_macs("lstm_critic", n_in, hidden, n_layers)
+    elif policy.shared_lstm:
+        spiking, layers, ann_macs = is_spiking(policy.lstm_actor), [], []
+    else:
+        spiking, layers = False, [_linear("critic", policy.critic)]
+        ann_macs = [("critic", policy.critic.in_features * policy.critic.out_features)]
+    value_net = policy.mlp_extractor.value_net
+    layers += _mlp("mlp_extractor.value_net", value_net, spiking)
+    head_spiking = spiking and not any(isinstance(m, nn.Linear) for m in value_net.modules())
+    layers.append(_linear("value_net", policy.value_net, head_spiking))
+    ann_macs += _mlp_macs("mlp_extractor.value_net", value_net)
+    ann_macs.append(("value_net", policy.value_net.in_features * policy.value_net.out_features))
+    latest: dict[str, Any] = {"state": None}
+
+    def keep_actor_output(_module: nn.Module, _args: Any, output: tuple[Tensor, Any]) -> None:
+        latest["actor_output"] = output[0]  # (seq_len = 1, n_envs, hidden)
+
+    def evaluate(obs: np.ndarray, _actions: np.ndarray, starts: np.ndarray) -> None:
+        obs_t = policy.obs_to_tensor(obs)[0]
+        if core is not None:
+            features = policy.extract_features(obs_t, policy.vf_features_extractor)
+            if latest["state"] is None:
+                latest["state"] = tuple(core.initial_state(features.shape[0], features.device, features.dtype))
+            latent, latest["state"] = policy._process_sequence(features, latest["state"], _tensor(policy, starts),
+                                                                core)  # fmt: skip
+        elif policy.shared_lstm:
+            latent = latest["actor_output"].flatten(0, 1)
+        else:
+            latent = policy.critic(policy.extract_features(obs_t, policy.vf_features_extractor))
+        policy.value_net(policy.mlp_extractor.forward_critic(latent))
+
+    kind = f"core {policy.cell}" if core is not None else ("shared core" if policy.shared_lstm else "Linear critic")
+    capture = [(policy.lstm_actor, keep_actor_output)] if policy.shared_lstm else []
+    return Training(f"value path ({kind})", layers, ann_macs, evaluate, capture)
+
+
+def _mixer(model: BaseAlgorithm, policy: QMIXPolicy) -> Training:
+    """QMIX's mixer on the agents' chosen utilities and the global state, once per team step."""
+    mixer = policy.mixer
+    n_agents, embed = mixer.n_agents, mixer.embed_dim
+    products = n_agents * embed + embed  # q . |W1(s)| and hidden . |W2(s)| (two bmm)
+    layers = [
+        Synapses("mixer (products with the hypernetwork weights)", mixer, 0, extra_macs=products),
+        *_mlp("mixer.hyper_w1", mixer.hyper_w1, False),
+        _linear("mixer.hyper_b1", mixer.hyper_b1),
+        *_mlp("mixer.hyper_w2", mixer.hyper_w2, False),
+        *_mlp("mixer.value", mixer.value, False),
+    ]
+    team_macs = [("mixer (products with the hypernetwork weights)", products)]
+    for name in ("hyper_w1", "hyper_b1", "hyper_w2", "value"):
+        team_macs += _mlp_macs(f"mixer.{name}", getattr(mixer, name))
+    latest: dict[str, Tensor] = {}
+
+    def keep_utilities(_module: nn.Module, _args: Any, output: tuple[Tensor, Any]) -> None:
+        latest["q"] = output[0]  # (1, n_envs * n_agents, n_actions)
+
+    def evaluate(obs: dict[str, np.ndarray], actions: np.ndarray, _starts: np.ndarray) -> None:
+        n_envs = actions.shape[0]
+        q = latest["q"].reshape(n_envs, n_agents, -1)
+        chosen = q.gather(-1, torch.as_tensor(actions, device=q.device).long().unsqueeze(-1)).squeeze(-1)
+        states = [read_state(model.env_spec, {key: value[i] for key, value in obs.items()}) for i in range(n_envs)]
+        mixer(chosen, _tensor(policy, np.stack(states)))
+
+    return Training(
+        f"mixer (embed {embed}, hypernetworks {mixer.hyper_w1[0].out_features}; one call per team step, "
+        f"{n_agents} decisions)",
+        layers,
+        [(name, macs / n_agents) for name, macs in team_macs],  # per decision: one team step is n_agents decisions
+        evaluate,
+        [(policy.agent_net, keep_utilities)],
+    )
+
+
+def training_networks(model: BaseAlgorithm) -> Training | None:
+    """
+    :param model: a model of one of the package's policy families
+    :return: the networks its policy uses only in training (critics, value path, mixer), ``None`` where the acting
+        network is the only one (DQN / DoubleDQN with CVTC, RecurrentDQN: the online Q-network acts)
+    """
+    policy = model.policy
+    if isinstance(policy, (SpikingPopPolicy, SpikingPopSACPolicy)):
+        return _mlp_critics(policy)
+    if isinstance(policy, SpikingRecurrentActorCriticPolicy):
+        return _value_path(policy)
+    if isinstance(policy, RecurrentTD3Policy):
+        return _recurrent_critics(policy)
+    if isinstance(policy, QMIXPolicy):
+        return _mixer(model, policy)
+    return None
+
+
 @contextlib.contextmanager
-def _hooked(counted: Counted) -> Iterator[None]:
-    handles = [layer.module.register_forward_pre_hook(layer.hook) for layer in counted.layers]
+def _hooked(counted: Counted, training: Training | None) -> Iterator[None]:
+    layers = counted.layers + (training.layers if training is not None else [])
+    handles = [layer.module.register_forward_pre_hook(layer.hook) for layer in layers]
+    if training is not None:
+        handles += [module.register_forward_hook(hook) for module, hook in training.capture]
     saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in counted.uncompiled]
     for obj, attr, plain in counted.uncompiled:
         setattr(obj, attr, plain)
@@ -355,8 +543,13 @@ def _hooked(counted: Counted) -> Iterator[None]:
             setattr(obj, attr, value)
 
 
-def _rollout(model: BaseAlgorithm, env: GymEnv | None, counted: Counted, n_decisions: int, seed: int) -> None:
-    """Deterministic actions of ``model`` in ``env`` until the first layer has seen ``n_decisions`` inputs."""
+def _rollout(
+    model: BaseAlgorithm, env: GymEnv | None, counted: Counted, training: Training | None, n_decisions: int, seed: int
+) -> None:
+    """
+    Deterministic actions of ``model`` in ``env`` until the first layer has seen ``n_decisions`` inputs, with one
+    evaluation of the ``training`` networks (if any) per step.
+    """
     if env is None:
         env = model.get_env()
         if env is None:
@@ -367,16 +560,22 @@ def _rollout(model: BaseAlgorithm, env: GymEnv | None, counted: Counted, n_decis
     obs = env.reset()
     state, starts = None, np.ones(env.num_envs, dtype=bool)
     first = counted.layers[0]
-    with _hooked(counted), torch.no_grad():
+    layers = counted.layers + (training.layers if training is not None else [])
+    with _hooked(counted, training), torch.no_grad():
         while first.calls < n_decisions:
             actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
-            missed = [layer.name for layer in counted.layers if layer.calls == 0]
+            if training is not None:
+                training.evaluate(obs, actions, starts)
+            missed = [layer.name for layer in layers if layer.calls == 0]
             if missed:
                 raise RuntimeError(
                     f"model.predict did not call the modules of {missed} in {counted.network}, so their operations "
                     f"cannot be counted (sb3_spiking.energy needs to follow a change of the network's forward)"
                 )
             obs, _, starts, _ = env.step(actions)
+
+
+NETWORKS = ("actor", "all")
 
 
 def estimate(
@@ -386,11 +585,12 @@ def estimate(
     ac_pj: float = 0.9,
     mac_pj: float = 4.6,
     seed: int = 0,
+    networks: str = "actor",
 ) -> EnergyReport:
     """
-    Energy per decision of the network that acts at deployment (the actor or the online Q-network, not the
-    critics), counted on rollouts of ``model`` in ``env`` with deterministic actions, and of the ANN it replaces
-    (the MLP actor / MLP Q-network, or the network with a GRU core, at the same widths).
+    Energy per decision of the network that acts at deployment (the actor or the online Q-network), counted on
+    rollouts of ``model`` in ``env`` with deterministic actions, and of the ANN it replaces (the MLP actor / MLP
+    Q-network, or the network with a GRU core, at the same widths).
 
     :param model: a model of one of the package's families (see :func:`acting_network`)
     :param env: the env to roll out in (``None``: ``model.get_env()``), with the observation normalisation the
@@ -400,6 +600,9 @@ def estimate(
     :param ac_pj: energy of one accumulate (pJ; 0.9 for a 32-bit float add at 45 nm, Horowitz 2014)
     :param mac_pj: energy of one multiply-accumulate (pJ; 4.6 for 32-bit float at 45 nm, Horowitz 2014)
     :param seed: seed of the env resets
+    :param networks: ``"actor"``: the acting network only; ``"all"``: also the networks used only in training
+        (critics, RecurrentPPO's value path, QMIX's mixer; :func:`training_networks`), each evaluated once per env
+        step on the rollout's observations and actions, as extra layers of the report (and of its ANN)
     :return: the report (``str(report)`` is a table, ``report.to_dict()`` plain values)
     """
     if not isinstance(model, BaseAlgorithm):
@@ -408,21 +611,27 @@ def estimate(
     ac_pj = check_float("ac_pj", ac_pj, minimum=0.0)
     mac_pj = check_float("mac_pj", mac_pj, minimum=0.0)
     seed = check_int("seed", seed, minimum=0)
+    networks = check_choice("networks", networks, NETWORKS)
     counted = acting_network(model)
+    training = training_networks(model) if networks == "all" else None
     was_training = model.policy.training
     try:
-        _rollout(model, env, counted, n_decisions, seed)
+        _rollout(model, env, counted, training, n_decisions, seed)
     finally:
         model.policy.set_training_mode(was_training)
     decisions = counted.layers[0].calls
+    layers, ann_macs = counted.layers, counted.ann_macs
+    network, ann = counted.network, counted.ann
+    if training is not None:
+        layers, ann_macs = layers + training.layers, ann_macs + training.ann_macs
+        network, ann = f"{network} + {training.network}", f"{ann} + {training.network}"
     return EnergyReport(
-        network=counted.network,
+        network=network,
         decisions=decisions,
-        layers=tuple(layer.energy(decisions, ac_pj, mac_pj) for layer in counted.layers),
-        ann=counted.ann,
-        ann_layers=tuple(
-            LayerEnergy(name, "real", None, 0.0, float(macs), macs * mac_pj) for name, macs in counted.ann_macs
-        ),
+        layers=tuple(layer.energy(decisions, ac_pj, mac_pj) for layer in layers),
+        ann=ann,
+        ann_layers=tuple(LayerEnergy(name, "real", None, 0.0, float(macs), macs * mac_pj) for name, macs in ann_macs),
         ac_pj=ac_pj,
         mac_pj=mac_pj,
+        networks=networks,
     )

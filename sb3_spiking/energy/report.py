@@ -48,6 +48,8 @@ class EnergyReport:
     :param ann_layers: the equivalent ANN's layers (all dense)
     :param ac_pj: energy of one accumulate (pJ)
     :param mac_pj: energy of one multiply-accumulate (pJ)
+    :param networks: what was counted: ``"actor"`` (the network that acts at deployment) or ``"all"`` (also the
+        networks used only in training, one evaluation per env step)
     """
 
     network: str
@@ -57,6 +59,7 @@ class EnergyReport:
     ann_layers: tuple[LayerEnergy, ...]
     ac_pj: float
     mac_pj: float
+    networks: str = "actor"
 
     @property
     def sops(self) -> float:
@@ -92,6 +95,7 @@ class EnergyReport:
         """Plain values (JSON-ready), for model cards and result files."""
         return {
             "network": self.network,
+            "networks": self.networks,
             "decisions": self.decisions,
             "ac_pj": self.ac_pj,
             "mac_pj": self.mac_pj,
