@@ -10,6 +10,17 @@ forward-Euler step ``dt`` of NIR's ``CubaLIF`` with::
 
 so that ``I <- alpha I + W o + b`` and ``v <- beta v + I``, one step per Pop-SAN timestep. The encoder and the decoder
 stay on the host (:mod:`sb3_spiking.export.host`).
+
+The LIF core of seed 003 (Eq. 1-5; ``core="lif"`` of RecurrentTD3 / RecurrentDQN / QMIX, RecurrentPPO's
+``LIFRecurrentPolicy``) becomes ``Input -> Affine -> LIF -> ... -> Affine -> LIF -> Output``: its update
+``u_t = beta u_hat_(t-1) + (1 - beta) c_t`` (Eq. 1) with ``c_t = W o + b`` (Eq. 2), ``o_t = H(u_t - theta)`` (Eq. 4) and
+the hard reset to ``u_r`` (Eq. 3) is the forward-Euler step ``dt`` of NIR's ``LIF`` with::
+
+    tau = dt / (1 - beta),  r = 1,  v_leak = 0,  v_threshold = theta,  v_reset = u_r
+
+run for one step per env step, its state kept across steps and set to zero at every episode start (the core
+has no recurrent weights: its memory is the membrane potential). The embeddings and heads around the core stay on
+the host.
 """
 
 from __future__ import annotations
@@ -21,8 +32,13 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-from sb3_spiking.export.host import host_parameters, save_host
+from sb3_spiking.algos.recurrent_off_policy import RecurrentOffPolicyPolicy
+from sb3_spiking.export.host import core_host_parameters, host_parameters, save_host
+from sb3_spiking.marl.policies import QMIXPolicy
+from sb3_spiking.policies.grsn import SpikingRecurrentActorCriticPolicy
 from sb3_spiking.policies.popsan import SpikingPopPolicy, SpikingPopSACPolicy
+from sb3_spiking.snn.neurons import GRSNCell, LIFCell
+from sb3_spiking.snn.recurrent import SpikingRecurrent
 from sb3_spiking.validation import check_float
 
 try:
@@ -33,20 +49,46 @@ except ImportError:  # the optional extra [nir]
 NOT_REPRESENTABLE = {
     "CVTCPolicy": "CVTC neurons, whose spike times are the closed-form root of seed 001 Eq. 9 (no NIR node computes "
     "it)",
-    "GRSNPolicy": "the GRSN cell's gates (sigmoid forget gate and ReLU input gate on the input current, seed 003 "
-    "Eq. 13-14; no NIR node gates a current)",
-    "LIFRecurrentPolicy": "the recurrent LIF policy's MLP heads and its real-valued core input (only Pop-SAN actors "
-    "are exported)",
-    "RecurrentTD3Policy": "the recurrent actor's embeddings, core and MLP head (only Pop-SAN actors are exported)",
-    "RecurrentDQNPolicy": "the recurrent Q-network's embeddings, core and MLP head (only Pop-SAN actors are exported)",
-    "QMIXPolicy": "the QMIX agent network's core and linear layers (only Pop-SAN actors are exported)",
 }
+GRSN_NOT_REPRESENTABLE = (
+    "the GRSN cell's gates (sigmoid forget gate and ReLU input gate on the input current, seed 003 Eq. 13-14; no NIR "
+    "node multiplies a current by a gate) and its soft reset (Eq. 12, subtracting the threshold; NIR's neurons reset "
+    "to v_reset)"
+)
 
 
 def _require_nir() -> Any:
     if nir is None:
         raise ImportError("NIR export needs the package nir: pip install 'sb3-spiking[nir]'")
     return nir
+
+
+def recurrent_core(policy: Any) -> tuple[str, SpikingRecurrent] | None:
+    """
+    :param policy: a policy
+    :return: ``(name, core)`` of the recurrent core that acts (RecurrentTD3 actor, RecurrentDQN Q-network, QMIX agent,
+        RecurrentPPO actor), ``None`` for other policies; a core NIR cannot represent raises ``ValueError`` naming the
+        part that does not map
+    """
+    if isinstance(policy, RecurrentOffPolicyPolicy):
+        name = "actor" if "actor" in policy._modules else "q_net"
+        name, core = f"{name}.core", policy.network(name).core
+    elif isinstance(policy, QMIXPolicy):
+        name, core = "agent_net.core", policy.agent_net.core
+    elif isinstance(policy, SpikingRecurrentActorCriticPolicy):
+        name, core = "lstm_actor", policy.lstm_actor
+    else:
+        return None
+    cells = list(core.cells) if isinstance(core, SpikingRecurrent) else []
+    if cells and all(type(cell) is LIFCell for cell in cells):
+        return name, core
+    if any(isinstance(cell, GRSNCell) for cell in cells):
+        part = GRSN_NOT_REPRESENTABLE
+    elif cells:
+        part = f"the spiking cell {type(cells[0]).__name__}, which has no NIR mapping (only the LIF cell exports)"
+    else:
+        part = f"the non-spiking core {type(core).__name__} (a GRU or MLP is not a spiking network)"
+    raise ValueError(f"cannot export {type(policy).__name__} ({name}) to NIR: {part}")
 
 
 def popsan_policy(policy: Any) -> SpikingPopPolicy | SpikingPopSACPolicy:
@@ -62,7 +104,8 @@ def popsan_policy(policy: Any) -> SpikingPopPolicy | SpikingPopSACPolicy:
             if cls.__name__ in NOT_REPRESENTABLE:
                 raise ValueError(f"cannot export {type(policy).__name__} to NIR: {NOT_REPRESENTABLE[cls.__name__]}")
         raise TypeError(
-            f"to_nir exports SpikingPopPolicy actors (TD3, DDPG, SAC) or their models, got {type(policy).__name__}"
+            f"to_nir exports SpikingPopPolicy actors (TD3, DDPG, SAC) and the LIF cores of RecurrentTD3, RecurrentDQN, "
+            f"QMIX and RecurrentPPO (LIFRecurrentPolicy), or their models; got {type(policy).__name__}"
         )
     if policy.config.neuron != "lif":
         raise ValueError(
@@ -78,19 +121,59 @@ def _tau(name: str, decay: float, dt: float) -> float:
     return dt / (1.0 - decay)
 
 
+def _lif_core_graph(name: str, core: SpikingRecurrent, dt: float) -> Any:
+    """The LIF core as ``Input -> Affine -> LIF -> ... -> Output`` (mapping in the module docstring)."""
+    nir_module = _require_nir()
+    nodes: dict[str, Any] = {"input": nir_module.Input(input_type={"input": np.array([core.input_size])})}
+    edges, last = [], "input"
+    for i, cell in enumerate(core.cells):
+        nodes[f"fc{i}"] = nir_module.Affine(  # Eq. 2
+            weight=cell.fc.weight.detach().cpu().numpy().astype(np.float32),
+            bias=cell.fc.bias.detach().cpu().numpy().astype(np.float32),
+        )
+        full = np.ones(cell.hidden_size, dtype=np.float64)
+        nodes[f"lif{i}"] = nir_module.LIF(  # Eq. 1, 3, 4
+            tau=full * _tau("beta", cell.beta, dt),
+            r=full,
+            v_leak=full * 0.0,
+            v_threshold=full * cell.threshold,
+            v_reset=full * cell.reset_potential,
+        )
+        edges += [(last, f"fc{i}"), (f"fc{i}", f"lif{i}")]
+        last = f"lif{i}"
+    nodes["output"] = nir_module.Output(output_type={"output": np.array([core.hidden_size])})
+    edges.append((last, "output"))
+    metadata = {
+        "dt": dt,
+        "core": name,
+        "steps": "one graph step per env step; state kept across steps, zero at every episode start",
+        "source": "sb3-spiking LIF core (seed 003, Eq. 1-5)",
+    }
+    return nir_module.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
 def to_nir(policy: Any, dt: float = 1e-4) -> Any:
     """
-    The spiking layers of a Pop-SAN actor as a NIR graph, ``Input`` (the encoder's spikes, obs_dim x P_enc) ->
-    ``Affine`` -> ``CubaLIF`` -> ... -> ``Output`` (the output population's spikes, act_dim x P_dec), to be run
-    for ``T = graph.metadata["spike_ts"]`` steps from zero state for each observation.
+    The spiking layers of a policy as a NIR graph:
 
-    :param policy: a ``SpikingPopPolicy`` (TD3, DDPG, SAC) with ``neuron="lif"`` or its model
+    - a Pop-SAN actor: ``Input`` (the encoder's spikes, obs_dim x P_enc) -> ``Affine`` -> ``CubaLIF`` -> ... ->
+      ``Output`` (the output population's spikes, act_dim x P_dec), to be run for ``T = graph.metadata["spike_ts"]``
+      steps from zero state for each observation;
+    - a LIF recurrent core (RecurrentTD3 actor, RecurrentDQN Q-network, QMIX agent, RecurrentPPO
+      ``LIFRecurrentPolicy`` actor): ``Input`` (the core input the policy computes on the host, e.g. the embeddings)
+      -> ``Affine`` -> ``LIF`` -> ... -> ``Output`` (the core's spikes), one step per env step, state zero at each
+      episode start.
+
+    :param policy: a ``SpikingPopPolicy`` (TD3, DDPG, SAC) with ``neuron="lif"``, a policy with a LIF core, or a model
     :param dt: the time step the discrete neuron is the forward-Euler step of (1e-4 is what snnTorch's importer
         assumes)
     :return: the ``nir.NIRGraph``
     """
-    policy = popsan_policy(policy)
     dt = check_float("dt", dt, minimum=0.0, strict=True)
+    found = recurrent_core(policy.policy if isinstance(policy, BaseAlgorithm) else policy)
+    if found is not None:
+        return _lif_core_graph(*found, dt)
+    policy = popsan_policy(policy)
     net, config = policy.actor.net, policy.config
     tau_syn = _tau("current_decay", config.current_decay, dt)
     tau_mem = _tau("voltage_decay", config.voltage_decay, dt)
@@ -125,10 +208,12 @@ def export_nir(
     policy: Any, path: str | Path, vec_normalize: VecNormalize | None = None, dt: float = 1e-4
 ) -> tuple[Path, Path]:
     """
-    Write the NIR graph of a Pop-SAN actor (:func:`to_nir`) and, beside it, the host-side parameters (observation
-    normalisation, encoder, decoder, action bounds; :func:`~sb3_spiking.export.host.host_parameters`).
+    Write the NIR graph of a policy (:func:`to_nir`) and, beside it, what stays on the host: for a Pop-SAN actor the
+    observation normalisation, encoder, decoder and action bounds (:func:`~sb3_spiking.export.host.host_parameters`,
+    read by ``host_encode`` / ``host_decode``); for a LIF core the observation normalisation and the parameters of
+    every layer outside the core, by module path (:func:`~sb3_spiking.export.host.core_host_parameters`).
 
-    :param policy: a ``SpikingPopPolicy`` with ``neuron="lif"`` or its model
+    :param policy: a ``SpikingPopPolicy`` with ``neuron="lif"``, a policy with a LIF core, or a model
     :param path: the graph file (e.g. ``policy.nir``); the host file is ``<path without suffix>.host.npz``
     :param vec_normalize: the observation normalisation the policy was trained with, if any
     :param dt: see :func:`to_nir`
@@ -137,5 +222,10 @@ def export_nir(
     graph = to_nir(policy, dt)
     path = Path(path)
     _require_nir().write(path, graph)
-    host = save_host(host_parameters(popsan_policy(policy), vec_normalize), path.with_suffix(".host.npz"))
-    return path, host
+    plain = policy.policy if isinstance(policy, BaseAlgorithm) else policy
+    found = recurrent_core(plain)
+    if found is not None:
+        params = core_host_parameters(plain, found[1], vec_normalize)
+    else:
+        params = host_parameters(popsan_policy(plain), vec_normalize)
+    return path, save_host(params, path.with_suffix(".host.npz"))

@@ -9,10 +9,12 @@ neither torch nor this package's models.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecNormalize
+from torch import nn
 
 from sb3_spiking.policies.popsan import SpikingPopPolicy, SpikingPopSACPolicy
 from sb3_spiking.snn.coding import ENCODER_THRESHOLD
@@ -30,7 +32,7 @@ def host_parameters(
     """
     net = policy.actor.net
     encoder, decoder = net.encoder, net.decoder
-    params = {
+    params: HostParams = {
         "encoder_mean": encoder.mean.detach().cpu().double().numpy(),
         "encoder_std": encoder.std.detach().cpu().double().numpy(),
         "encoder_real": np.array(encoder.mode == "real"),
@@ -41,14 +43,36 @@ def host_parameters(
         "action_low": np.asarray(policy.action_space.low, dtype=np.float64),
         "action_high": np.asarray(policy.action_space.high, dtype=np.float64),
     }
-    if vec_normalize is not None and vec_normalize.norm_obs:
-        params.update(
-            obs_mean=np.asarray(vec_normalize.obs_rms.mean, dtype=np.float64),
-            obs_var=np.asarray(vec_normalize.obs_rms.var, dtype=np.float64),
-            clip_obs=np.array(vec_normalize.clip_obs, dtype=np.float64),
-            obs_epsilon=np.array(vec_normalize.epsilon, dtype=np.float64),
-        )
-    return params
+    return {**params, **_normalisation(vec_normalize)}
+
+
+def _normalisation(vec_normalize: VecNormalize | None) -> HostParams:
+    """:return: the observation normalisation's statistics (none without ``VecNormalize`` or with ``norm_obs=False``)"""
+    if vec_normalize is None or not vec_normalize.norm_obs:
+        return {}
+    return {
+        "obs_mean": np.asarray(vec_normalize.obs_rms.mean, dtype=np.float64),
+        "obs_var": np.asarray(vec_normalize.obs_rms.var, dtype=np.float64),
+        "clip_obs": np.array(vec_normalize.clip_obs, dtype=np.float64),
+        "obs_epsilon": np.array(vec_normalize.epsilon, dtype=np.float64),
+    }
+
+
+def core_host_parameters(policy: nn.Module, core: nn.Module, vec_normalize: VecNormalize | None = None) -> HostParams:
+    """
+    What stays on the host around an exported recurrent core: every parameter and buffer of ``policy`` outside
+    ``core`` (embeddings, heads, critics), keyed by its path in the policy, and the observation
+    normalisation.
+
+    :param policy: a policy with a LIF core
+    :param core: its exported core
+    :param vec_normalize: the observation normalisation the policy was trained with, if any
+    :return: the host-side parameters (plain arrays)
+    """
+    in_core = {id(tensor) for tensor in itertools.chain(core.parameters(), core.buffers())}
+    tensors = itertools.chain(policy.named_parameters(), policy.named_buffers())
+    params = {name: tensor.detach().cpu().numpy() for name, tensor in tensors if id(tensor) not in in_core}
+    return {**params, **_normalisation(vec_normalize)}
 
 
 def save_host(params: HostParams, path: str | Path) -> Path:
