@@ -256,3 +256,46 @@ def test_rl_zoo3_reads_a_pushed_agent(hub: LoopbackHub, tmp_path: Path, monkeypa
     # and load_from_hub reads the run folder rl_zoo3 made from the download
     from_run, run_env = load_local(run, seed=0, device="cpu")
     assert evaluate_policy(from_run, run_env, n_eval_episodes=1, return_episode_rewards=True)[0] == returns
+
+
+def test_push_a_collection_to_an_organisation(
+    hub: LoopbackHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sb3-spiking push trained_agents --org ORG`: one repository per agent folder, each loading as its folder does."""
+    from sb3_spiking.cli import main
+
+    collection = tmp_path / "agents"
+    models = {}
+    for family in ("dqn", "td3"):
+        model, env_id, _ = trained(family)
+        folder = package(model, env_id, collection, n_eval_episodes=1, estimate_energy=False)
+        models[folder.name] = model
+    (collection / "README.md").write_text("the collection's table\n")  # a file beside the agents is not an agent
+    assert main(["push", str(collection), "--org", "loopback-org", "--endpoint", hub.url]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert sorted(line.split(": ")[0] for line in printed) == sorted(f"loopback-org/{name}" for name in models)
+    assert sorted(repo for repo in hub.repos if repo.startswith("loopback-org/")) == sorted(
+        f"loopback-org/{name}" for name in models
+    )
+    for name, model in models.items():
+        loaded, env = load_from_hub(f"loopback-org/{name}", endpoint=hub.url, seed=2)
+        _, env_ref = load_local(collection / name, seed=2)
+        assert_same_actions(model, loaded, env_ref, env)
+        assert (
+            f'load_from_hub("loopback-org/{name}")'
+            in (pull(f"loopback-org/{name}", endpoint=hub.url) / "README.md").read_text()
+        )
+
+
+def test_push_collection_refuses_bad_input(hub: LoopbackHub, tmp_path: Path) -> None:
+    from sb3_spiking.hub import push_collection
+
+    with pytest.raises(ValueError, match="organization must be a Hub user or organisation name"):
+        push_collection(tmp_path, "org/name", endpoint=hub.url)
+    with pytest.raises(ValueError, match="holds no agent folders"):
+        push_collection(tmp_path, "loopback-refused", endpoint=hub.url)
+    package(trained("dqn")[0], "CartPole-v1", tmp_path, n_eval_episodes=1, estimate_energy=False)
+    (tmp_path / "stray").mkdir()
+    with pytest.raises(FileNotFoundError, match="stray"):  # checked whole before anything is uploaded
+        push_collection(tmp_path, "loopback-refused", endpoint=hub.url)
+    assert not [repo for repo in hub.repos if repo.startswith("loopback-refused/")]

@@ -10,7 +10,7 @@ Loading an agent unpickles its files, as SB3's ``load`` does: load agents you tr
 from sb3_spiking.hub.card import model_card
 from sb3_spiking.hub.folder import env_name, load_local, make_env, read_agent
 from sb3_spiking.hub.package import package
-from sb3_spiking.hub.remote import load_from_hub, pull, push_to_hub
+from sb3_spiking.hub.remote import load_from_hub, pull, push_collection, push_to_hub
 
 __all__ = [
     "env_name",
@@ -20,6 +20,7 @@ __all__ = [
     "model_card",
     "package",
     "pull",
+    "push_collection",
     "push_to_hub",
     "read_agent",
 ]

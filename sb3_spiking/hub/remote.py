@@ -109,6 +109,55 @@ def push_to_hub(
     return info.commit_url
 
 
+def push_collection(
+    folder: str | Path,
+    organization: str,
+    token: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str = "Upload sb3-spiking agent",
+    *,
+    endpoint: str | None = None,
+) -> dict[str, str]:
+    """
+    Upload every agent folder under ``folder`` (such as ``trained_agents/``) to ``<organization>/<folder name>`` with
+    :func:`push_to_hub`, one repository per agent, in name order. Every sub-folder must be an agent folder in the Hub
+    layout: the collection is checked whole before anything is uploaded.
+
+    :param folder: a folder of agent folders
+    :param organization: the Hub user or organisation the repositories go to
+    :param token: Hub token (``None``: the saved login or ``HF_TOKEN``)
+    :param private: create the repositories private (ignored for those that exist)
+    :param revision: branch to push to in every repository; ``None``: ``main``
+    :param commit_message: the commit message
+    :param endpoint: Hub URL (``None``: ``HF_ENDPOINT`` or huggingface.co)
+    :return: repo id -> URL of its commit
+    """
+    if not isinstance(organization, str) or not organization or "/" in organization:
+        raise ValueError(f"organization must be a Hub user or organisation name without '/', got {organization!r}")
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"folder {str(folder)!r} is not a directory")
+    agents = sorted(path for path in root.iterdir() if path.is_dir())
+    if not agents:
+        raise ValueError(f"folder {str(folder)!r} holds no agent folders")
+    for agent in agents:
+        if read_agent(agent).run_folder:  # read_agent raises for a folder that is neither
+            raise ValueError(f"{str(agent)!r} is an rl_zoo3 run folder: package it first (sb3_spiking.hub.package)")
+    return {
+        f"{organization}/{agent.name}": push_to_hub(
+            agent,
+            f"{organization}/{agent.name}",
+            token=token,
+            private=private,
+            revision=revision,
+            commit_message=commit_message,
+            endpoint=endpoint,
+        )
+        for agent in agents
+    }
+
+
 def pull(
     repo_id: str,
     local_dir: str | Path | None = None,
