@@ -1,16 +1,18 @@
 """Energy per decision of every spiking family beside the ANN it replaces, like seed 003's Table 4 (benchmark, not CI).
 
-Rows: GRSN vs GRU on the four POMDP tasks (RecurrentTD3 on Pendulum-P/V, RecurrentDQN on CartPole-P/V), Pop-SAN
-(both neurons) vs the MLP actor on HalfCheetah-v5, CVTC vs the MLP Q-network on CartPole-v1, QMIX GRSN vs GRU agents
-on simple_spread. Each row is measured with ``sb3_spiking.energy.estimate`` (deterministic rollouts, ``--n-decisions``
+Rows: GRSN vs GRU on the four POMDP tasks (RecurrentTD3 on Pendulum-P/V, RecurrentDQN on CartPole-P/V, and the
+RecurrentPPO GRSN agent on CartPole-P), Pop-SAN vs the MLP actor on HalfCheetah-v5 (both neurons) and Pendulum-v1
+(TD3 with each surrogate, SAC), CVTC vs the MLP Q-network on CartPole-v1 (DQN, DoubleDQN), QMIX GRSN vs GRU agents on
+simple_spread. Each row is measured with ``sb3_spiking.energy.estimate`` (deterministic rollouts, ``--n-decisions``
 decisions) on a trained agent when one is found (the packaged ``trained_agents/`` and the ``--agents`` folders: hub
-layout or rl_zoo3 run folders), else, with ``--untrained``, on the zoo config's model at its initial weights (marked
-"untrained": the dense part of the count is exact, the spike counts are not those of a trained agent). The GRU / MLP
-column is the equivalent ANN at the same widths, counted the same way (its count does not depend on the weights).
+layout or rl_zoo3 run folders; a row that names an agent folder takes only that one), else, with ``--untrained``, on
+the zoo config's model at its initial weights (marked "untrained": the dense part of the count is exact, the spike
+counts are not those of a trained agent). The GRU / MLP column is the equivalent ANN at the same widths, counted the
+same way (its count does not depend on the weights).
 
 Example::
 
-    python bench/energy.py --untrained --out bench/results/energy.md
+    python bench/energy.py --untrained --n-decisions 1024 --out bench/results/energy.md
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from learn_qmix import load_config, make_env
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 import sb3_spiking  # noqa: F401  (registers the policies and the POMDP ids)
-from sb3_spiking.cli.common import find_run, load_run
+from sb3_spiking.cli.common import config_name, find_run, load_run
 from sb3_spiking.energy import EnergyReport, estimate
 from sb3_spiking.marl import QMIX
 from sb3_spiking.resources import data_dir
@@ -36,7 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One comparison: the spiking agent to measure, and seed 003's GRU / GRSN energies (KpJ) where it has them."""
+    """
+    One comparison: the spiking agent to measure (env, algorithm, spiking variant, and optionally the one agent
+    folder to take), and seed 003's GRU / GRSN energies (KpJ) where it has them.
+    """
 
     task: str
     env_id: str
@@ -45,6 +50,7 @@ class Row:
     hyperparams: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed_ann_kpj: float | None = None
     seed_snn_kpj: float | None = None
+    agent: str | None = None
 
 
 SMALL_BUFFER = {"buffer_size": 1000}  # untrained models need no replay memory
@@ -53,38 +59,69 @@ ROWS = [
     Row("PO control", "Pendulum-V-v0", "recurrent_td3", "grsn", SMALL_BUFFER, 1163.56, 507.07),
     Row("PO control", "CartPole-P-v0", "recurrent_dqn", "grsn", SMALL_BUFFER, 1165.85, 505.91),
     Row("PO control", "CartPole-V-v0", "recurrent_dqn", "grsn", SMALL_BUFFER, 1165.85, 505.60),
+    Row("PO control", "CartPole-P-v0", "recurrentppo", "grsn", {}, 1165.85, 505.91),
     Row("Pop-SAN", "HalfCheetah-v5", "td3", "lif", SMALL_BUFFER),
-    Row("Pop-SAN", "Pendulum-v1", "td3", "lif", SMALL_BUFFER),
+    Row("Pop-SAN", "Pendulum-v1", "td3", "lif", SMALL_BUFFER, agent="td3-SpikingPopPolicy-Pendulum-v1"),
+    Row("Pop-SAN", "Pendulum-v1", "td3", "lif", SMALL_BUFFER, agent="td3-SpikingPopPolicy-rectangular-Pendulum-v1"),
+    Row("Pop-SAN", "Pendulum-v1", "sac", "lif", SMALL_BUFFER),
     Row("MDC-SAN", "HalfCheetah-v5", "td3", "dynamic",
         {**SMALL_BUFFER, "policy_kwargs.neuron": "dynamic", "policy_kwargs.encoder": "real"}),
     Row("CVTC", "CartPole-v1", "dqn", "cvtc", {**SMALL_BUFFER, "policy_kwargs.compile_network": False}),
+    Row("CVTC", "CartPole-v1", "ddqn", "cvtc", {**SMALL_BUFFER, "policy_kwargs.compile_network": False}),
     Row("QMIX", "simple_spread_v3", "qmix", "grsn"),
+    Row("QMIX (ANN reference)", "simple_spread_v3", "qmix", "gru"),
 ]  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """A trained agent found on disk, loaded with its evaluation env."""
+
+    folder: Path
+    env_id: str
+    algo: str
+    variant: str
+    model: BaseAlgorithm
+    env: Any
+
+
 def variant(model: BaseAlgorithm) -> str:
-    """:return: the spiking variant of a model: its core, its Pop-SAN neuron, ``"cvtc"``, or ``"ann"``"""
+    """:return: the spiking variant of a model: its core or cell, its Pop-SAN neuron, ``"cvtc"``, or ``"ann"``"""
     policy = model.policy
     if isinstance(model, QMIX):
         return model.agent
-    if hasattr(policy, "core") and isinstance(policy.core, str):
-        return policy.core
+    for name in ("core", "cell"):  # recurrent off-policy cores, RecurrentPPO cells
+        if isinstance(getattr(policy, name, None), str):
+            return getattr(policy, name)
     if hasattr(policy, "config") and hasattr(policy.config, "neuron"):
         return policy.config.neuron
     return "cvtc" if type(policy).__name__ == "CVTCPolicy" else "ann"
 
 
-def trained_agents(folders: list[Path]) -> dict[tuple[str, str], tuple[Path, BaseAlgorithm, Any]]:
-    """:return: the agents found, by ``(env_id, variant)``"""
-    found = {}
-    for folder in folders:
+def trained_agents(folders: list[Path]) -> list[Agent]:
+    """:return: the agents found, loaded"""
+    found = []
+    for folder in sorted(folders):
         model, env = load_run(folder, device="cpu", seed=0)
         if (folder / "config.yml").is_file():  # hub layout
-            env_id = yaml.safe_load((folder / "config.yml").read_text())["env_id"]
+            config = yaml.safe_load((folder / "config.yml").read_text())
+            env_id, algo = config["env_id"], config["algo"]
         else:
-            env_id = find_run(folder).env_id
-        found[(env_id, variant(model))] = (folder, model, env)
+            run = find_run(folder)
+            env_id, algo = run.env_id, run.algo
+        env_id = env_id.split(":")[-1].split(".")[-1]  # "mpe2:simple_spread_v3" -> "simple_spread_v3"
+        found.append(Agent(folder, env_id, config_name(algo), variant(model), model, env))
     return found
+
+
+def matching(row: Row, agents: list[Agent]) -> Agent | None:
+    """:return: the first agent of ``row``'s env, algorithm and variant (and folder, if the row names one)"""
+    for agent in agents:
+        if (agent.env_id, agent.algo, agent.variant) == (row.env_id, row.algo, row.variant) and (
+            row.agent is None or agent.folder.name == row.agent
+        ):
+            return agent
+    return None
 
 
 def untrained(row: Row) -> tuple[BaseAlgorithm, Any]:
@@ -103,11 +140,11 @@ def table_row(row: Row, source: str, report: EnergyReport | None) -> str:
     if row.seed_ann_kpj is not None:
         seed = f"{row.seed_ann_kpj:.0f} / {row.seed_snn_kpj:.0f} ({row.seed_snn_kpj / row.seed_ann_kpj:.0%})"
     if report is None:
-        return f"| {row.task} | {row.env_id} | {row.variant} | missing | - | - | - | - | - | - | {seed} |"
+        return f"| {row.task} | {row.env_id} | {row.algo} {row.variant} | missing | - | - | - | - | - | - | {seed} |"
     rates = [layer.firing_rate for layer in report.layers if layer.firing_rate is not None]
     rate = f"{sum(rates) / len(rates):.3f}" if rates else "-"
     return (
-        f"| {row.task} | {row.env_id} | {row.variant} | {source} | {rate} | {report.sops / 1e3:.2f} | "
+        f"| {row.task} | {row.env_id} | {row.algo} {row.variant} | {source} | {rate} | {report.sops / 1e3:.2f} | "
         f"{report.macs / 1e3:.2f} | {report.energy_pj / 1e3:.1f} | {report.ann} | {report.ann_energy_pj / 1e3:.1f} "
         f"({report.ratio:.0%}) | {seed} |"
     )
@@ -129,10 +166,12 @@ def main() -> None:
         "equivalent ANN | ANN energy (KpJ) (SNN / ANN) | seed 003 GRU / GRSN (KpJ) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    used = set()
     for row in ROWS:
-        if (row.env_id, row.variant) in agents:
-            folder, model, env = agents[(row.env_id, row.variant)]
-            source = f"trained (`{folder.name}`)"
+        agent = matching(row, agents)
+        if agent is not None:
+            model, env, source = agent.model, agent.env, f"trained (`{agent.folder.name}`)"
+            used.add(agent.folder)
         elif args.untrained:
             (model, env), source = untrained(row), "untrained"
         else:
@@ -140,11 +179,11 @@ def main() -> None:
             continue
         lines.append(table_row(row, source, estimate(model, env, n_decisions=args.n_decisions)))
         print(lines[-1], flush=True)
-    for (env_id, kind), (folder, model, env) in agents.items():
-        if not any((row.env_id, row.variant) == (env_id, kind) for row in ROWS):
-            report = estimate(model, env, n_decisions=args.n_decisions)
-            lines.append(table_row(Row("other", env_id, type(model).__name__, kind), f"trained (`{folder.name}`)",
-                                   report))  # fmt: skip
+    for agent in agents:
+        if agent.folder not in used:
+            report = estimate(agent.model, agent.env, n_decisions=args.n_decisions)
+            row = Row("other", agent.env_id, agent.algo, agent.variant)
+            lines.append(table_row(row, f"trained (`{agent.folder.name}`)", report))
     table = "\n".join(lines)
     print(table)
     if args.out:
