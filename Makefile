@@ -8,7 +8,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first (a CPU build on this machine type), so that the resolver does not pull a large CUDA build.
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test,nir,plot]"
+	$(PY) -m pip install -q -e ".[test,nir,plot,ray]"  # ray: the sweep test on a local Ray instance
 	touch $@
 
 setup: $(VENV)/.installed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 import re
+import socket
 import sys
 import types
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 
 from sb3_spiking.cli import COMMANDS, main
 from sb3_spiking.cli import sweep as sweep_module
-from sb3_spiking.cli.common import find_run, format_literal, load_run, register_algorithms
+from sb3_spiking.cli.common import find_run, format_literal, load_run, register_algorithms, saved_num_timesteps
 from sb3_spiking.resources import data_dir
 from sb3_spiking.zoo import parse_literal
 
@@ -318,11 +319,20 @@ def test_sweep_local_reports_a_failure_and_skips_finished_runs(tmp_path: Path, c
 
 @pytest.mark.slow
 def test_sweep_on_a_local_ray_instance(tmp_path: Path) -> None:
+    """Two runs as tasks of a local Ray instance that the test starts (CI installs the ray extra) and ends."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2)
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    host, port = context.address_info["gcs_address"].rsplit(":", 1)
     try:
         argv = [a.replace("arctan,nonsense", "arctan,rectangular") for a in sweep_args(tmp_path, "--backend", "ray")]
         assert main(argv) == 0
+        assert ray.is_initialized()  # the sweep used the instance it found instead of starting another
     finally:
         ray.shutdown()
-    assert len(list(tmp_path.glob("*/seed_0/td3/Pendulum-v1_1/Pendulum-v1.zip"))) == 2
+    assert not ray.is_initialized()
+    with pytest.raises(OSError):  # the instance's control store (GCS) is gone with it
+        socket.create_connection((host, int(port)), timeout=5).close()
+    for surrogate in ("arctan", "rectangular"):
+        run = find_run(tmp_path / f"policy_kwargs.surrogate={surrogate}" / "seed_0" / "td3" / "Pendulum-v1_1")
+        assert saved_num_timesteps(run.final_model) == 60
+        assert parse_literal(run.config["policy_kwargs"])["surrogate"] == surrogate
