@@ -8,7 +8,8 @@ decisions) on a trained agent when one is found (the packaged ``trained_agents/`
 layout or rl_zoo3 run folders; a row that names an agent folder takes only that one), else, with ``--untrained``, on
 the zoo config's model at its initial weights (marked "untrained": the dense part of the count is exact, the spike
 counts are not those of a trained agent). The GRU / MLP column is the equivalent ANN at the same widths, counted the
-same way (its count does not depend on the weights).
+same way (its count does not depend on the weights). The next column adds the networks used only in training
+(``networks="all"``: critics, value path, mixer, one evaluation per env step), as seed 003 counts actor and critics.
 
 Example::
 
@@ -135,19 +136,32 @@ def untrained(row: Row) -> tuple[BaseAlgorithm, Any]:
     return entry.make_model(env=env, seed=0, device="cpu"), env
 
 
-def table_row(row: Row, source: str, report: EnergyReport | None) -> str:
+def table_row(row: Row, source: str, report: EnergyReport | None, everything: EnergyReport | None = None) -> str:
+    """
+    :param report: the acting network's count (``networks="actor"``)
+    :param everything: the count with the networks used only in training (``networks="all"``)
+    """
     seed = "-"
     if row.seed_ann_kpj is not None:
         seed = f"{row.seed_ann_kpj:.0f} / {row.seed_snn_kpj:.0f} ({row.seed_snn_kpj / row.seed_ann_kpj:.0%})"
     if report is None:
-        return f"| {row.task} | {row.env_id} | {row.algo} {row.variant} | missing | - | - | - | - | - | - | {seed} |"
+        return f"| {row.task} | {row.env_id} | {row.algo} {row.variant} | missing |{' - |' * 7} {seed} |"
     rates = [layer.firing_rate for layer in report.layers if layer.firing_rate is not None]
     rate = f"{sum(rates) / len(rates):.3f}" if rates else "-"
+    total = "-"
+    if everything is not None and everything.layers != report.layers:
+        total = f"{everything.energy_pj / 1e3:.1f} / {everything.ann_energy_pj / 1e3:.1f} ({everything.ratio:.0%})"
     return (
         f"| {row.task} | {row.env_id} | {row.algo} {row.variant} | {source} | {rate} | {report.sops / 1e3:.2f} | "
         f"{report.macs / 1e3:.2f} | {report.energy_pj / 1e3:.1f} | {report.ann} | {report.ann_energy_pj / 1e3:.1f} "
-        f"({report.ratio:.0%}) | {seed} |"
+        f"({report.ratio:.0%}) | {total} | {seed} |"
     )
+
+
+def measure(row: Row, source: str, model: BaseAlgorithm, env: Any, n_decisions: int) -> str:
+    """:return: the table row of ``model``: the acting network, then all its networks (the same rollout seed)"""
+    report = estimate(model, env, n_decisions=n_decisions)
+    return table_row(row, source, report, estimate(model, env, n_decisions=n_decisions, networks="all"))
 
 
 def main() -> None:
@@ -163,8 +177,9 @@ def main() -> None:
         f"`python bench/energy.py{' --untrained' if args.untrained else ''} --n-decisions {args.n_decisions}`",
         "",
         "| task | env | spiking network | agent | mean input firing rate | SOPs (K) | MACs (K) | energy (KpJ) | "
-        "equivalent ANN | ANN energy (KpJ) (SNN / ANN) | seed 003 GRU / GRSN (KpJ) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "equivalent ANN | ANN energy (KpJ) (SNN / ANN) | with the training networks: SNN / ANN (KpJ) | "
+        "seed 003 GRU / GRSN (KpJ) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     used = set()
     for row in ROWS:
@@ -177,13 +192,12 @@ def main() -> None:
         else:
             lines.append(table_row(row, "missing", None))
             continue
-        lines.append(table_row(row, source, estimate(model, env, n_decisions=args.n_decisions)))
+        lines.append(measure(row, source, model, env, args.n_decisions))
         print(lines[-1], flush=True)
     for agent in agents:
         if agent.folder not in used:
-            report = estimate(agent.model, agent.env, n_decisions=args.n_decisions)
             row = Row("other", agent.env_id, agent.algo, agent.variant)
-            lines.append(table_row(row, f"trained (`{agent.folder.name}`)", report))
+            lines.append(measure(row, f"trained (`{agent.folder.name}`)", agent.model, agent.env, args.n_decisions))
     table = "\n".join(lines)
     print(table)
     if args.out:
