@@ -228,6 +228,78 @@ def test_tune_two_trials_on_sqlite(tmp_path: Path) -> None:
     assert {"surrogate", "surrogate_width", "spike_ts", "encoder_pop_dim", "neuron"} <= set(trials[0].params)
 
 
+def test_qmix_sampler_merges_into_the_entry() -> None:
+    import optuna
+
+    from sb3_spiking.cli.samplers import QMIXSampler
+
+    entry = {"agent": "grsn", "batch_size": 32, "gamma": 0.9, "mixer_kwargs": {"embed_dim": 32, "hypernet_hidden": 64},
+             "agent_kwargs": {"fc_dim": 64, "core_kwargs": {"beta_init": 0.5, "threshold": 1.0}}}  # fmt: skip
+    fixed = {"agent": "lif", "exploration_fraction": 0.25, "embed_dim": 16, "threshold": 0.7, "input_bias": 1.2,
+             "surrogate": "trapezoidal", "surrogate_width": 0.4, "learning_rate": 1e-3, "batch_size": 8,
+             "exploration_final_eps": 0.1}  # fmt: skip
+    sampled = QMIXSampler(copy.deepcopy(entry), 1000)(optuna.trial.FixedTrial(fixed))
+    assert sampled == {
+        "agent": "lif", "batch_size": 8, "gamma": 0.9, "learning_rate": 1e-3, "exploration_final_eps": 0.1,
+        "exploration_steps": 250, "mixer_kwargs": {"embed_dim": 16, "hypernet_hidden": 64},
+        "agent_kwargs": {"fc_dim": 64, "core_kwargs": {"beta_init": 0.5, "threshold": 0.7, "input_bias": 1.2,
+                                                       "surrogate": {"name": "trapezoidal", "w1": 0.2, "w2": 0.4}}},
+    }  # fmt: skip
+    gru = QMIXSampler(copy.deepcopy(entry), 1000)(optuna.trial.FixedTrial({**fixed, "agent": "gru"}))
+    assert gru["agent"] == "gru" and gru["agent_kwargs"] == {"fc_dim": 64}  # no spiking core settings for a GRU
+
+
+def test_tune_qmix_two_trials(tmp_path: Path) -> None:
+    import optuna
+
+    from sb3_spiking.marl import QMIX
+
+    trials_log = tmp_path / "trials"
+    argv = ["tune", "--algo", "qmix", "--env", "mpe2:simple_spread_v3", "--env-kwargs", "N:2", "max_cycles:10",
+            "-n", "200", "--n-trials", "2", "--n-evaluations", "2", "--eval-episodes", "2", "-f", str(tmp_path),
+            "--optimization-log-path", str(trials_log), "--verbose", "0", "--device", "cpu",
+            "--hyperparams", "agent_kwargs.hidden_dim:8", "agent_kwargs.fc_dim:8", "mixer_kwargs.hypernet_hidden:8"]
+    assert main(argv) == 0
+    # the default storage: an SQLite file in the log folder, the study named after algorithm and env
+    storage = f"sqlite:///{tmp_path / 'qmix' / 'simple_spread_v3_optuna.db'}"
+    study = optuna.load_study(study_name="qmix-mpe2:simple_spread_v3", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    spiking = {"threshold", "input_bias", "surrogate", "surrogate_width"}
+    for trial in study.trials:
+        p = trial.params
+        # the declared space
+        assert p["agent"] in ("grsn", "gru", "lif") and p["batch_size"] in (8, 16, 32, 64)
+        assert p["embed_dim"] in (16, 32, 64) and 1e-4 <= p["learning_rate"] <= 3e-3
+        assert 0.01 <= p["exploration_final_eps"] <= 0.2 and 0.05 <= p["exploration_fraction"] <= 0.5
+        assert (spiking <= set(p)) if p["agent"] != "gru" else not spiking & set(p)
+        if p["agent"] != "gru":
+            assert p["surrogate"] in ("rectangular", "triangular", "trapezoidal") and 0.5 <= p["threshold"] <= 1.5
+            assert 0.0 <= p["input_bias"] <= 1.5 and 0.2 <= p["surrogate_width"] <= 1.0
+        # an evaluation every 100 env steps, each reported for pruning; the trial's value is the last one
+        evaluations = np.load(trials_log / f"trial_{trial.number}" / "evaluations.npz")
+        assert evaluations["timesteps"].tolist() == [100, 200]
+        means = evaluations["results"].mean(axis=1)
+        assert [trial.intermediate_values[i] for i in (1, 2)] == pytest.approx(means.tolist())
+        assert trial.value == pytest.approx(means[-1])
+        # the trial trained QMIX with the sampled values, on top of the config and the fixed overrides
+        model = QMIX.load(trials_log / f"trial_{trial.number}" / "best_model.zip", device="cpu")
+        assert (model.agent, model.batch_size) == (p["agent"], p["batch_size"])
+        assert model.learning_rate == pytest.approx(p["learning_rate"])
+        assert model.exploration_final_eps == pytest.approx(p["exploration_final_eps"])
+        assert model.exploration_steps == int(p["exploration_fraction"] * 200)
+        assert model.mixer_kwargs == {"embed_dim": p["embed_dim"], "hypernet_hidden": 8}
+        assert (model.agent_kwargs["fc_dim"], model.agent_kwargs["hidden_dim"]) == (8, 8)
+        if p["agent"] != "gru":
+            core = model.agent_kwargs["core_kwargs"]
+            assert (core["threshold"], core["input_bias"]) == pytest.approx((p["threshold"], p["input_bias"]))
+            assert core["surrogate"]["name"] == p["surrogate"]
+        else:
+            assert "core_kwargs" not in model.agent_kwargs
+    best = max(study.trials, key=lambda t: t.value)
+    assert study.best_value == best.value == pytest.approx(
+        np.load(trials_log / f"trial_{best.number}" / "evaluations.npz")["results"][-1].mean())  # fmt: skip
+
+
 def test_bad_input_lists_the_valid_choices(tmp_path: Path, capsys) -> None:
     cases = [
         (["train", "--algo", "td4", "--env", "Pendulum-v1"], ["'td3'", "'recurrent_td3'", "'qmix'"]),

@@ -1,7 +1,8 @@
 """
 QMIX runs on PettingZoo parallel envs (rl_zoo3 has no multi-agent path), in rl_zoo3's run-folder layout:
 ``<log>/qmix/<env>_<n>/<env>.zip``, ``evaluations.npz``, ``0.monitor.csv``, checkpoints, and
-``<env>/config.yml``, ``<env>/args.yml``.
+``<env>/config.yml``, ``<env>/args.yml``; and QMIX's Optuna trials inside rl_zoo3's hyperparameter optimisation
+(:class:`QMIXStudy`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import types
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import optuna
 import yaml
 from huggingface_sb3 import EnvironmentName
+from rl_zoo3.callbacks import TrialEvalCallback
+from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import get_latest_run_id
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback, ProgressBarCallback
 from stable_baselines3.common.vec_env import VecMonitor
@@ -26,6 +30,9 @@ from stable_baselines3.common.vec_env import VecMonitor
 from sb3_spiking.cli.common import RunFolder, companion_files, saved_form, suggest
 from sb3_spiking.cli.manager import ResumableCheckpoint, prefill_evaluations
 from sb3_spiking.zoo import LITERAL_KEYS, parse_literal, set_nested
+
+if TYPE_CHECKING:
+    from sb3_spiking.marl import QMIX
 
 RUN_KEYS = ("env_module", "env_kwargs", "n_timesteps")
 """Keys of a qmix.yml entry that describe the run rather than QMIX's constructor."""
@@ -109,6 +116,26 @@ def make_parallel_env(
     return env_factory(env_id, entry)(**kwargs)
 
 
+def make_qmix(entry: dict[str, Any], env: Any, **kwargs: Any) -> QMIX:
+    """
+    :param entry: the config entry (its run keys are left out)
+    :param env: the team env
+    :param kwargs: ``seed``, ``device``, ``verbose``, ``tensorboard_log``
+    :return: a new QMIX model with the entry's agent core and constructor arguments
+    """
+    from sb3_spiking.marl import QMIX
+
+    hyper = {k: v for k, v in entry.items() if k not in (*RUN_KEYS, "agent")}
+    return QMIX(entry.get("agent", "grsn"), env, **kwargs, **hyper)
+
+
+def make_eval_env(env_id: str, entry: dict[str, Any], env_kwargs: dict[str, Any] | None = None) -> Any:
+    """:return: the env of ``EvalCallback`` for a QMIX run (one team env, as :func:`make_parallel_env`)"""
+    from sb3_spiking.marl import wrap_parallel_env
+
+    return wrap_parallel_env(make_parallel_env(env_id, entry, env_kwargs))
+
+
 def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | None = None) -> Path:
     """
     Train QMIX as ``sb3-spiking train --algo qmix`` asks.
@@ -135,7 +162,6 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
     monitor = str(save_path / str(len(list(save_path.glob("*.monitor.csv")))))  # a resumed run adds 1.monitor.csv
     env = VecMonitor(TeamVecEnv(make_parallel_env(args.env, entry, env_kwargs)), filename=monitor)
     trained_agent = str(resume.latest_model()[0]) if resume is not None else args.trained_agent
-    hyper = {k: v for k, v in entry.items() if k not in (*RUN_KEYS, "agent")}
     if trained_agent:
         model = QMIX.load(trained_agent, env=env, device=args.device, seed=args.seed, verbose=args.verbose)
         buffer = companion_files(trained_agent)[0]
@@ -144,8 +170,8 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
         if args.verbose > 0:
             print(f"Continuing from {trained_agent} at {model.num_timesteps} env steps")
     else:
-        model = QMIX(entry.get("agent", "grsn"), env, seed=args.seed, device=args.device, verbose=args.verbose,
-                     tensorboard_log=args.tensorboard_log or None, **hyper)  # fmt: skip
+        model = make_qmix(entry, env, seed=args.seed, device=args.device, verbose=args.verbose,
+                          tensorboard_log=args.tensorboard_log or None)  # fmt: skip
     if resume is None:
         (params_path / "config.yml").write_text(yaml.dump(OrderedDict(sorted(saved_form(entry).items()))))
         (params_path / "args.yml").write_text(yaml.dump(OrderedDict(sorted({**vars(args), "algo": "qmix"}.items()))))
@@ -156,9 +182,7 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
     if args.save_freq > 0:
         callbacks.append(ResumableCheckpoint(args.save_freq, str(save_path), verbose=args.verbose))
     if args.eval_freq > 0:
-        from sb3_spiking.marl import wrap_parallel_env
-
-        eval_env = wrap_parallel_env(make_parallel_env(args.env, entry, env_kwargs))
+        eval_env = make_eval_env(args.env, entry, env_kwargs)
         evaluation = EvalCallback(eval_env, n_eval_episodes=args.eval_episodes, eval_freq=args.eval_freq,
                                   log_path=str(save_path), best_model_save_path=str(save_path), deterministic=True,
                                   verbose=args.verbose)  # fmt: skip
@@ -176,3 +200,67 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
         model.save_replay_buffer(save_path / "replay_buffer.pkl")
     return save_path
 
+
+
+class QMIXStudy(ExperimentManager):
+    """
+    rl_zoo3's hyperparameter optimisation for QMIX on a PettingZoo env: ``hyperparameters_optimization`` (study,
+    sampler, pruner, storage, report) is rl_zoo3's; the trial (:meth:`objective`) trains QMIX with the values of
+    :class:`~sb3_spiking.cli.samplers.QMIXSampler` and reports its periodic evaluations for pruning.
+
+    :param args: the ``tune`` arguments (``env``, ``hyperparams``, ``env_kwargs``, ``n_timesteps``, ...)
+    :param conf_file: qmix YAML file
+    :param kwargs: the optimisation arguments of ``ExperimentManager`` (storage, study_name, n_trials, sampler, ...)
+    """
+
+    def __init__(self, args: argparse.Namespace, conf_file: Path, **kwargs: Any) -> None:
+        self.entry = read_qmix_entry(conf_file, args.env, args.hyperparams)
+        n_timesteps = args.n_timesteps if args.n_timesteps > 0 else int(self.entry["n_timesteps"])
+        super().__init__(args, "qmix", args.env, args.log_folder, n_timesteps=n_timesteps,
+                         optimize_hyperparameters=True, config=str(conf_file), **kwargs)  # fmt: skip
+        if self.n_evaluations is None:  # as rl_zoo3's _preprocess_hyperparams: one evaluation per 1e5 steps
+            self.n_evaluations = max(1, n_timesteps // int(1e5))
+        self._hyperparams = saved_form(self.entry)  # stored with the study (its user attributes)
+        self.env_kwargs = dict(args.env_kwargs or {})
+
+    @staticmethod
+    def is_atari(env_id: str) -> bool:
+        """:return: ``False`` (rl_zoo3 looks the id up in gymnasium's registry, where PettingZoo envs are not)"""
+        return False
+
+    @staticmethod
+    def is_minigrid(env_id: str) -> bool:
+        """:return: ``False``, see :meth:`is_atari`"""
+        return False
+
+    def objective(self, trial: optuna.Trial) -> float:
+        """
+        One trial, adapted from rl_zoo3 2.9 ``ExperimentManager.objective``: sample, train unseeded, evaluate every
+        ``n_timesteps / n_evaluations`` env steps (``TrialEvalCallback`` reports each mean return and prunes).
+
+        :param trial: the trial
+        :return: the last evaluation's mean return
+        """
+        from sb3_spiking.cli.samplers import QMIXSampler
+        from sb3_spiking.marl.vec_env import TeamVecEnv
+
+        entry = QMIXSampler(self.entry, self.n_timesteps)(trial)
+        env = VecMonitor(TeamVecEnv(make_parallel_env(self.env_name.gym_id, entry, self.env_kwargs)))
+        eval_env = make_eval_env(self.env_name.gym_id, entry, self.env_kwargs)
+        path = self.optimization_log_path and str(Path(self.optimization_log_path) / f"trial_{trial.number}")
+        evaluation = TrialEvalCallback(eval_env, trial, n_eval_episodes=self.n_eval_episodes,
+                                       eval_freq=max(self.n_timesteps // self.n_evaluations, 1),
+                                       deterministic=self.deterministic_eval, best_model_save_path=path,
+                                       log_path=path)  # fmt: skip
+        model = make_qmix(entry, env, seed=None, device=self.device, verbose=self.verbose if self.verbose >= 2 else 0)
+        try:
+            model.learn(self.n_timesteps, callback=evaluation, log_interval=None)
+        except (AssertionError, ValueError) as error:  # as rl_zoo3: sampled values that fail (NaN, ...) are pruned
+            print(f"{error}\nsampled hyperparameters: {trial.params}")
+            raise optuna.exceptions.TrialPruned() from error
+        finally:
+            env.close()
+            eval_env.close()
+        if evaluation.is_pruned:
+            raise optuna.exceptions.TrialPruned()
+        return float(evaluation.last_mean_reward)

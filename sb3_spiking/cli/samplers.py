@@ -3,7 +3,8 @@ Optuna samplers of the spiking hyperparameters, on top of rl_zoo3's samplers of 
 (``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER``): surrogate and its width, ``spike_ts``, population sizes, hidden
 sizes and neuron type of Pop-SAN actors; hidden sizes and ``beta`` of CVTC Q-networks; core, hidden size, threshold,
 ``input_bias`` and surrogate of the GRSN / LIF recurrent cores. The sampled values go into ``policy_kwargs`` on top
-of the config's (whatever the config sets and the sampler does not, stays).
+of the config's (whatever the config sets and the sampler does not, stays). QMIX, which rl_zoo3 has no sampler for,
+has its own (:class:`QMIXSampler`): learning rate, batch, epsilon schedule, mixer width, agent core and its settings.
 """
 
 from __future__ import annotations
@@ -117,6 +118,49 @@ class SpikingSampler:
             sampled.pop("net_arch", None)  # CVTC's sizes are hidden_sizes
         params["policy_kwargs"] = {**self.policy_kwargs, **sampled, **spiking}
         return params
+
+
+class QMIXSampler:
+    """
+    QMIX's hyperparameters for one trial, on top of a ``qmix.yml`` entry: learning rate, batch (episodes), epsilon
+    schedule (final epsilon, decay as a fraction of the budget), mixer ``embed_dim``, agent core (``grsn``, ``gru``,
+    ``lif``) and, for the spiking cores, threshold, ``input_bias`` and surrogate (:func:`sample_core`). Dict-valued
+    keys are merged into the entry's (``agent_kwargs.fc_dim`` stays); a GRU core gets no ``core_kwargs``.
+
+    :param entry: the config entry (literal strings parsed)
+    :param n_timesteps: env steps per trial (the epsilon decay is a fraction of them)
+    """
+
+    CORES = ("grsn", "gru", "lif")
+
+    def __init__(self, entry: dict[str, Any], n_timesteps: int) -> None:
+        self.entry = entry
+        self.n_timesteps = n_timesteps
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        """
+        :param trial: the trial
+        :return: the entry with the sampled values
+        """
+        core = trial.suggest_categorical("agent", list(self.CORES))
+        fraction = trial.suggest_float("exploration_fraction", 0.05, 0.5)
+        mixer_kwargs = {**(self.entry.get("mixer_kwargs") or {}),
+                        "embed_dim": trial.suggest_categorical("embed_dim", [16, 32, 64])}  # fmt: skip
+        agent_kwargs = dict(self.entry.get("agent_kwargs") or {})
+        if core == "gru":
+            agent_kwargs.pop("core_kwargs", None)  # threshold, input_bias, surrogate: spiking cores only
+        else:
+            agent_kwargs["core_kwargs"] = {**(agent_kwargs.get("core_kwargs") or {}), **sample_core(trial)}
+        return {
+            **self.entry,
+            "agent": core,
+            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-3, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [8, 16, 32, 64]),
+            "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.2),
+            "exploration_steps": int(fraction * self.n_timesteps),
+            "mixer_kwargs": mixer_kwargs,
+            "agent_kwargs": agent_kwargs,
+        }
 
 
 def register_sampler(algo: str, hyperparams: dict[str, Any]) -> SpikingSampler:
