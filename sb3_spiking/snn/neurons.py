@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sb3_spiking.snn.surrogate import Surrogate, SurrogateLike, make
+from sb3_spiking.snn.surrogate import Surrogate, SurrogateLike, heaviside, make
 
 CellState = tuple[Tensor, Tensor]
 
@@ -393,42 +393,61 @@ def _compiled(loop: Callable[..., None]) -> Callable[..., None]:
 _DECAY_MATRICES: dict[tuple[float, int, torch.dtype, torch.device], Tensor] = {}
 
 
-def _decay_matrix(decay: float, steps: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+def _decay_matrix(decay: float, steps: int, dtype: torch.dtype, device: torch.device, sign: float = 1.0) -> Tensor:
     """
-    Lower-triangular ``L[t, s] = d^(t - s)`` (``s <= t``), so that ``c = L x`` solves ``c_t = d c_{t-1} + x_t``
-    (``c_{-1} = 0``) for all T steps in one matmul. Cached; never an inference tensor, so autograd can save it.
+    Lower-triangular ``L[t, s] = sign d^(t - s)`` (``s <= t``), so that ``c = L x`` solves ``c_t = d c_{t-1} + x_t``
+    (``c_{-1} = 0``; times ``sign``) for all T steps in one matmul. Cached; never an inference tensor, so autograd can
+    save it.
     """
-    key = (decay, steps, dtype, device)
+    key = (decay, steps, dtype, device, sign)
     if key not in _DECAY_MATRICES:
         with torch.inference_mode(False):
             lags = torch.arange(steps, dtype=torch.float64)
             lags = lags[:, None] - lags[None, :]
             matrix = torch.where(lags >= 0, decay ** lags.clamp(min=0.0), 0.0)
-            _DECAY_MATRICES[key] = matrix.to(dtype=dtype, device=device)
+            _DECAY_MATRICES[key] = (sign * matrix).to(dtype=dtype, device=device)
     return _DECAY_MATRICES[key]
 
 
-def _decayed_sum(drive: Tensor, decay: float) -> Tensor:
-    """``c_t = d c_{t-1} + drive_t`` for all steps of ``drive`` (T, ..., N), as one matmul over time."""
-    matrix = _decay_matrix(decay, drive.shape[0], drive.dtype, drive.device)
+def _decayed_sum(drive: Tensor, decay: float, sign: float = 1.0) -> Tensor:
+    """``c_t = d c_{t-1} + drive_t`` (times ``sign``) for all steps of ``drive`` (T, ..., N), in one matmul."""
+    matrix = _decay_matrix(decay, drive.shape[0], drive.dtype, drive.device, sign)
     return torch.mm(matrix, drive.reshape(drive.shape[0], -1)).view(drive.shape)
 
 
-def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, threshold: float) -> tuple[Tensor, Tensor]:
+_SILENT_BOUNDS: dict[tuple[float, torch.dtype], float] = {}
+
+
+def _silent_bound(threshold: float, dtype: torch.dtype) -> float:
+    """The largest ``dtype`` number below ``-v_th``: ``-v > bound`` exactly where ``v <= v_th`` (``v_th`` rounded to
+    ``dtype``, as a comparison rounds it), i.e. where the neuron stays silent."""
+    key = (threshold, dtype)
+    if key not in _SILENT_BOUNDS:
+        bound = torch.tensor(-threshold, dtype=dtype)
+        _SILENT_BOUNDS[key] = float(torch.nextafter(bound, torch.tensor(-math.inf, dtype=dtype)))
+    return _SILENT_BOUNDS[key]
+
+
+def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, threshold: float) -> Tensor:
     """
-    Forward of the current-based LIF over all T steps, without autograd.
+    Forward of the current-based LIF over all T steps, without autograd, in two operations per step: with the negated
+    potential ``-v``, ``torch.threshold`` keeps ``-v_(t-1)`` where the neuron stayed silent and gives 0 where it fired.
 
     :param drive: synaptic input ``W x_t + b`` (T, ..., N)
-    :return: membrane potentials before the reset ``v_t`` and ``1 - o_t``, both (T, ..., N)
+    :return: the negated membrane potentials before the reset, ``-v_t`` (T, ..., N); spikes: :func:`_lif_spikes`
     """
-    volts = _decayed_sum(drive, current_decay)  # Eq. 11, c_t, overwritten in place by v_t
-    silent = torch.empty_like(volts)
-    volt_steps, silent_steps = volts.unbind(0), silent.unbind(0)
-    torch.le(volt_steps[0], threshold, out=silent_steps[0])
-    for t in range(1, drive.shape[0]):
-        volt_steps[t].addcmul_(volt_steps[t - 1], silent_steps[t - 1], value=voltage_decay)  # Eq. 12
-        torch.le(volt_steps[t], threshold, out=silent_steps[t])  # Eq. 13, o_t = 1 - silent_t
-    return volts, silent
+    negated = _decayed_sum(drive, current_decay, sign=-1.0)  # Eq. 11, -c_t, overwritten in place by -v_t
+    bound = _silent_bound(threshold, drive.dtype)
+    steps = negated.unbind(0)
+    for t in range(1, len(steps)):
+        # Eq. 12: -v_t = -c_t + d_v (-v_(t-1)) (1 - o_(t-1))
+        steps[t].add_(torch.threshold(steps[t - 1], bound, 0.0), alpha=voltage_decay)
+    return negated
+
+
+def _lif_spikes(negated: Tensor, threshold: float) -> Tensor:
+    """``o_t = H(v_t - v_th)`` (Eq. 13) from :func:`_lif_scan`'s ``-v_t``."""
+    return torch.lt(negated, -threshold, out=torch.empty_like(negated))
 
 
 class _LIFScanFunction(torch.autograd.Function):
@@ -438,28 +457,65 @@ class _LIFScanFunction(torch.autograd.Function):
     def forward(
         ctx: Any, drive: Tensor, surrogate: Surrogate, current_decay: float, voltage_decay: float, threshold: float
     ) -> Tensor:
-        volts, silent = _lif_scan(drive, current_decay, voltage_decay, threshold)
-        if torch.compiler.is_compiling():  # torch.compile refuses to save tensors the in-place scan wrote to
-            volts, silent = volts.clone(), silent.clone()
-        ctx.save_for_backward(volts, silent)
+        negated = _lif_scan(drive, current_decay, voltage_decay, threshold)
+        spikes = _lif_spikes(negated, threshold)
+        ctx.save_for_backward(negated, spikes)
         ctx.constants = surrogate, current_decay, voltage_decay, threshold
-        return torch.rsub(silent, 1.0)
+        return spikes
 
     @staticmethod
     def backward(ctx: Any, grad_spikes: Tensor) -> tuple[Tensor | None, ...]:
-        volts, silent = ctx.saved_tensors
+        negated, spikes = ctx.saved_tensors
         surrogate, current_decay, voltage_decay, threshold = ctx.constants
-        surrogate_grad = surrogate.grad(volts - threshold)
-        # v_{t+1} = d_v v_t (1 - o_t) + c_{t+1}, so dv_{t+1}/dv_t = d_v (1 - o_t) - g(v_t - v_th) d_v v_t
-        carry = torch.addcmul(silent[:-1], surrogate_grad[:-1], volts[:-1], value=-1.0).mul_(voltage_decay)
+        surrogate_grad = surrogate.grad(negated.add(threshold).neg_())  # g(v_t - v_th)
+        # v_{t+1} = d_v v_t (1 - o_t) + c_{t+1}, so dv_{t+1}/dv_t = d_v ((1 - o_t) - g(v_t - v_th) v_t)
+        carry = torch.addcmul(torch.rsub(spikes[:-1], 1.0), surrogate_grad[:-1], negated[:-1]).mul_(voltage_decay)
         grad_volts = surrogate_grad.mul_(grad_spikes)
         grad_steps, carry_steps = grad_volts.unbind(0), carry.unbind(0)
-        for t in range(volts.shape[0] - 2, -1, -1):
+        for t in range(negated.shape[0] - 2, -1, -1):
             grad_steps[t].addcmul_(carry_steps[t], grad_steps[t + 1])
         # c = L drive (Eq. 11), so dloss/ddrive = L^T dloss/dc, and dloss/dc_t = dloss/dv_t
-        matrix = _decay_matrix(current_decay, volts.shape[0], volts.dtype, volts.device)
-        grad_drive = torch.mm(matrix.t(), grad_volts.view(volts.shape[0], -1)).view(volts.shape)
+        matrix = _decay_matrix(current_decay, negated.shape[0], negated.dtype, negated.device)
+        grad_drive = torch.mm(matrix.t(), grad_volts.view(negated.shape[0], -1)).view(negated.shape)
         return grad_drive, None, None, None, None
+
+
+def _spike_function(surrogate: Surrogate, drive: Tensor) -> Callable[[Tensor], Tensor]:
+    """
+    How a multi-step neuron fires on ``drive``: through the surrogate's autograd Function in eager mode, through its
+    plain differentiable form under ``torch.compile`` (which fuses it with the neuron update), and as a bare
+    comparison when no gradient is needed.
+
+    :param surrogate: the neuron's surrogate
+    :param drive: the neuron's input
+    :return: ``x -> H(x)`` with the surrogate gradient where needed
+    """
+    if not (torch.is_grad_enabled() and drive.requires_grad):
+        return heaviside
+    return surrogate.straight_through if torch.compiler.is_compiling() else surrogate
+
+
+def _lif_steps(
+    drive: Tensor, spike: Callable[[Tensor], Tensor], current_decay: float, voltage_decay: float, threshold: float
+) -> Tensor:
+    """
+    The current-based LIF over all T steps in plain operations, one step after the other: what ``torch.compile``
+    fuses into a few kernels, forward and backward (with the spike of :func:`_spike_function`, the gradient is that of
+    :class:`_LIFScanFunction`, reset term included).
+
+    :param drive: synaptic input ``W x_t + b`` (T, ..., N)
+    :param spike: the spike function
+    :return: spikes (T, ..., N)
+    """
+    spikes: list[Tensor] = []
+    for t, step_drive in enumerate(drive.unbind(0)):
+        if t == 0:
+            current = volt = step_drive
+        else:
+            current = current_decay * current + step_drive  # Eq. 11
+            volt = voltage_decay * volt * (1.0 - spikes[-1]) + current  # Eq. 12
+        spikes.append(spike(volt - threshold))  # Eq. 13
+    return torch.stack(spikes)
 
 
 class CurrentLIF(nn.Module):
@@ -473,7 +529,8 @@ class CurrentLIF(nn.Module):
         o_t = H(v_t - v_th)
 
     The backward pass is written by hand (BPTT through current, voltage and the reset term) and uses the
-    surrogate derivative ``surrogate.grad``; without gradients the same scan runs without autograd.
+    surrogate derivative ``surrogate.grad``; without gradients the same scan runs without autograd. Under
+    ``torch.compile`` the steps are plain differentiable operations instead (:func:`_lif_steps`), which inductor fuses.
 
     :param surrogate: surrogate spike function (Pop-SAN: rectangular, a = 0.5)
     :param current_decay: ``d_c``
@@ -505,9 +562,11 @@ class CurrentLIF(nn.Module):
         :return: spikes (T, ..., N)
         """
         constants = self.current_decay, self.voltage_decay, self.threshold
+        if torch.compiler.is_compiling():
+            return _lif_steps(drive, _spike_function(self.spike, drive), *constants)
         if torch.is_grad_enabled() and drive.requires_grad:
             return _LIFScanFunction.apply(drive, self.spike, *constants)
-        return torch.rsub(_lif_scan(drive, *constants)[1], 1.0)
+        return _lif_spikes(_lif_scan(drive, *constants), self.threshold)
 
     def extra_repr(self) -> str:
         return (
@@ -528,7 +587,7 @@ class DynamicNeuron(nn.Module):
 
     The MDC-SAN paper's own equation could not be retrieved; the defaults are those of the public
     re-implementations, and the four constants and the sign of the ``u`` increment are configurable.
-    Runs under autograd (the reset terms are not detached).
+    Runs under autograd (the reset terms are not detached), about eight operations per step.
 
     :param surrogate: surrogate spike function
     :param current_decay: ``d_c``
@@ -571,19 +630,20 @@ class DynamicNeuron(nn.Module):
         :return: spikes (T, ..., N)
         """
         currents = _decayed_sum(drive, self.current_decay)
-        volt = torch.zeros_like(drive[0])
-        recovery = torch.zeros_like(drive[0])
-        spikes = []
-        spike = torch.zeros_like(drive[0])
-        for t in range(drive.shape[0]):
-            volt = volt * (1.0 - spike) + self.theta_r * spike
-            recovery = recovery + self.theta_s * spike
-            volt, recovery = (
-                volt + (volt * volt - volt - recovery + currents[t]),
-                recovery + self.u_sign * (self.theta_v * volt - self.theta_u * recovery),
-            )
-            spike = self.spike(volt - self.threshold)
-            spikes.append(spike)
+        fire = _spike_function(self.spike, drive)
+        reset = currents.new_full((), self.theta_r)
+        keep, couple = 1.0 - self.u_sign * self.theta_u, self.u_sign * self.theta_v
+        spikes: list[Tensor] = []
+        for t, current in enumerate(currents.unbind(0)):
+            if t == 0:  # from v = u = o = 0: v_0 = c_0, u_0 = 0
+                volt, recovery = current, None
+            else:
+                volt = torch.lerp(volt, reset, spikes[-1])  # v (1 - o) + theta_r o, exact for o in {0, 1}
+                jumped = torch.add(recovery, spikes[-1], alpha=self.theta_s) if t > 1 else self.theta_s * spikes[-1]
+                # v + (v^2 - v - u + c) = v^2 - u + c;  u + sign (theta_v v - theta_u u) = keep u + couple v
+                recovery = torch.add(keep * jumped, volt, alpha=couple)
+                volt = torch.addcmul(current - jumped, volt, volt)
+            spikes.append(fire(volt - self.threshold))
         return torch.stack(spikes)
 
     def extra_repr(self) -> str:

@@ -1,7 +1,10 @@
 """Spike function with surrogate derivatives.
 
 Forward: ``s = H(x)`` with ``H(x) = 1`` for ``x > 0`` (strict, as Pop-SAN's ``v > v_th``), else 0.
-Backward: ``ds/dx = g(x)``, the derivative of a named surrogate.
+Backward: ``ds/dx = g(x)``, the derivative of a named surrogate, written once per surrogate (:meth:`Surrogate.grad`)
+and used by both formulations of the spike: a custom autograd Function (``surrogate(x)``, eager mode) and the same
+values and gradient from plain differentiable operations (``surrogate.straight_through(x)``), which
+``torch.compile`` can fuse with the neuron update around it.
 
 The width-based surrogates (rectangular, triangular, trapezoidal; seed 000, Eq. 17) integrate to 1
 unless an explicit ``height`` is given. ``arctan`` (seed 003, Eq. 6) and ``sigmoid`` integrate to 1.
@@ -25,6 +28,14 @@ from torch import Tensor
 from sb3_spiking.validation import check_float
 
 
+def heaviside(x: Tensor) -> Tensor:
+    """
+    :param x: membrane potential minus threshold
+    :return: ``H(x)``: 1. where ``x > 0``, else 0., same dtype as ``x``, no gradient
+    """
+    return torch.gt(x, 0.0, out=torch.empty_like(x))  # several times faster than a bool result converted
+
+
 class _SpikeFunction(torch.autograd.Function):
     """Heaviside forward, surrogate derivative backward."""
 
@@ -32,7 +43,7 @@ class _SpikeFunction(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, surrogate: Surrogate) -> Tensor:
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return (x > 0).to(x.dtype)
+        return heaviside(x)
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None]:
@@ -51,6 +62,18 @@ class Surrogate(ABC):
         :return: spikes (0. or 1.), same dtype as ``x``
         """
         return _SpikeFunction.apply(x, self)
+
+    def straight_through(self, x: Tensor) -> Tensor:
+        """
+        The spike of :meth:`__call__` from plain differentiable operations, for ``torch.compile`` (a custom autograd
+        Function is opaque to inductor): ``H(x) + (x - sg(x)) g(sg(x))``, ``sg`` stopping the gradient. The second
+        term is zero, and its derivative is ``g(x)``, exactly the surrogate's.
+
+        :param x: membrane potential minus threshold
+        :return: spikes (0. or 1.), same dtype as ``x``, with ``ds/dx = g(x)``
+        """
+        value = x.detach()
+        return heaviside(value) + (x - value) * self.grad(value)
 
     @abstractmethod
     def grad(self, x: Tensor) -> Tensor:

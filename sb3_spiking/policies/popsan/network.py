@@ -56,9 +56,11 @@ class PopSpikingNetwork(nn.Module):
         :param obs: observations (batch, obs_dim)
         :return: action readout before squashing (batch, act_dim)
         """
-        frames = self.neurons[0](self.encoder.linear_drive(obs, self.layers[0]))
-        spike_ts, batch = frames.shape[:2]
-        for layer, neuron in zip(self.layers[1:], self.neurons[1:], strict=True):
-            drive = layer(frames.flatten(0, 1)).view(spike_ts, batch, -1)  # Eq. 11, W o + b
+        frames = obs
+        for k, (layer, neuron) in enumerate(zip(self.layers, self.neurons, strict=True)):
+            if k == 0:
+                drive = self.encoder.linear_drive(obs, layer)
+            else:
+                drive = layer(frames.flatten(0, 1)).view(*frames.shape[:2], -1)  # Eq. 11, W o + b
             frames = neuron(drive)
         return self.decoder(frames)
