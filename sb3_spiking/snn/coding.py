@@ -46,7 +46,7 @@ def _regular_spikes(stimulus: Tensor, spike_ts: int) -> Tensor:
     rounding fires and this does not.
     """
     counts = torch.mul(stimulus, _steps(spike_ts, stimulus)).div_(ENCODER_THRESHOLD).ceil_().clamp_(min=1.0)
-    return counts[1:] - counts[:-1]  # counts: n_t + 1 for t = 0 .. T
+    return torch.diff(counts, dim=0)  # counts: n_t + 1 for t = 0 .. T
 
 
 def _encoder_gains(spike_ts: int, like: Tensor) -> Tensor:

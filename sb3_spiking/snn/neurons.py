@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sb3_spiking.snn.surrogate import Surrogate, SurrogateLike, heaviside, make
+from sb3_spiking.snn.surrogate import Surrogate, SurrogateLike, make
 
 CellState = tuple[Tensor, Tensor]
 
@@ -480,31 +480,34 @@ class _LIFScanFunction(torch.autograd.Function):
         return grad_drive, None, None, None, None
 
 
-def _spike_function(surrogate: Surrogate, drive: Tensor) -> Callable[[Tensor], Tensor]:
+def _spike_function(surrogate: Surrogate, threshold: float, drive: Tensor) -> Callable[[Tensor], Tensor]:
     """
-    How a multi-step neuron fires on ``drive``: through the surrogate's autograd Function in eager mode, through its
-    plain differentiable form under ``torch.compile`` (which fuses it with the neuron update), and as a bare
-    comparison when no gradient is needed.
+    How a multi-step neuron fires on ``drive``: ``H(v - v_th)`` through the surrogate's autograd Function in eager
+    mode, through its plain differentiable form under ``torch.compile`` (which fuses it with the neuron update), and as
+    the bare comparison ``v > v_th`` (the same spikes) when no gradient is needed.
 
     :param surrogate: the neuron's surrogate
+    :param threshold: the neuron's threshold ``v_th``
     :param drive: the neuron's input
-    :return: ``x -> H(x)`` with the surrogate gradient where needed
+    :return: ``v -> H(v - v_th)`` with the surrogate gradient where needed
     """
     if not (torch.is_grad_enabled() and drive.requires_grad):
-        return heaviside
-    return surrogate.straight_through if torch.compiler.is_compiling() else surrogate
+        return lambda volt: torch.gt(volt, threshold, out=torch.empty_like(volt))
+    if torch.compiler.is_compiling():
+        return lambda volt: surrogate.straight_through(volt - threshold)
+    return lambda volt: surrogate(volt - threshold)
 
 
-def _lif_steps(
-    drive: Tensor, spike: Callable[[Tensor], Tensor], current_decay: float, voltage_decay: float, threshold: float
-) -> Tensor:
+def _lif_steps(drive: Tensor, spike: Callable[[Tensor], Tensor], current_decay: float, voltage_decay: float) -> Tensor:
     """
     The current-based LIF over all T steps in plain operations, one step after the other: what ``torch.compile``
     fuses into a few kernels, forward and backward (with the spike of :func:`_spike_function`, the gradient is that of
     :class:`_LIFScanFunction`, reset term included).
 
     :param drive: synaptic input ``W x_t + b`` (T, ..., N)
-    :param spike: the spike function
+    :param spike: ``v -> o`` (:func:`_spike_function`)
+    :param current_decay: ``d_c``
+    :param voltage_decay: ``d_v``
     :return: spikes (T, ..., N)
     """
     spikes: list[Tensor] = []
@@ -514,7 +517,7 @@ def _lif_steps(
         else:
             current = current_decay * current + step_drive  # Eq. 11
             volt = voltage_decay * volt * (1.0 - spikes[-1]) + current  # Eq. 12
-        spikes.append(spike(volt - threshold))  # Eq. 13
+        spikes.append(spike(volt))  # Eq. 13
     return torch.stack(spikes)
 
 
@@ -561,9 +564,10 @@ class CurrentLIF(nn.Module):
         :param drive: synaptic input ``W x_t + b`` for all steps (T, ..., N)
         :return: spikes (T, ..., N)
         """
-        constants = self.current_decay, self.voltage_decay, self.threshold
         if torch.compiler.is_compiling():
-            return _lif_steps(drive, _spike_function(self.spike, drive), *constants)
+            spike = _spike_function(self.spike, self.threshold, drive)
+            return _lif_steps(drive, spike, self.current_decay, self.voltage_decay)
+        constants = self.current_decay, self.voltage_decay, self.threshold
         if torch.is_grad_enabled() and drive.requires_grad:
             return _LIFScanFunction.apply(drive, self.spike, *constants)
         return _lif_spikes(_lif_scan(drive, *constants), self.threshold)
@@ -630,7 +634,7 @@ class DynamicNeuron(nn.Module):
         :return: spikes (T, ..., N)
         """
         currents = _decayed_sum(drive, self.current_decay)
-        fire = _spike_function(self.spike, drive)
+        fire = _spike_function(self.spike, self.threshold, drive)
         reset = currents.new_full((), self.theta_r)
         keep, couple = 1.0 - self.u_sign * self.theta_u, self.u_sign * self.theta_v
         spikes: list[Tensor] = []
@@ -643,7 +647,7 @@ class DynamicNeuron(nn.Module):
                 # v + (v^2 - v - u + c) = v^2 - u + c;  u + sign (theta_v v - theta_u u) = keep u + couple v
                 recovery = torch.add(keep * jumped, volt, alpha=couple)
                 volt = torch.addcmul(current - jumped, volt, volt)
-            spikes.append(fire(volt - self.threshold))
+            spikes.append(fire(volt))
         return torch.stack(spikes)
 
     def extra_repr(self) -> str:
