@@ -73,7 +73,9 @@ class Surrogate(ABC):
         :return: spikes (0. or 1.), same dtype as ``x``, with ``ds/dx = g(x)``
         """
         value = x.detach()
-        return heaviside(value) + (x - value) * self.grad(value)
+        # sign(x) clamped at 0 is H(x) without a bool tensor, which inductor may keep for the backward pass and
+        # stores slowly on CPU
+        return torch.sign(value).clamp_(min=0.0) + (x - value) * self.grad(value)
 
     @abstractmethod
     def grad(self, x: Tensor) -> Tensor:
@@ -145,7 +147,7 @@ class Rectangular(Surrogate):
 
     def grad(self, x: Tensor) -> Tensor:
         h = 1.0 / (2.0 * self.a) if self.height is None else self.height
-        return (x.abs() < self.a).to(x.dtype) * h
+        return torch.sign(self.a - x.abs()).clamp_(min=0.0) * h  # [|x| < a] without a bool tensor (slow on CPU)
 
     def params(self) -> dict[str, Any]:
         return {"a": self.a, "height": self.height}
