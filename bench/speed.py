@@ -11,15 +11,19 @@ Speed of the spiking networks next to their non-spiking counterparts (spec 08), 
    (32 sequences x 64 steps, hidden 128), GRSN vs GRU core, each run in a fresh process, runs alternating;
 4. td3steps: where an SB3 TD3 env step on HalfCheetah-v5 goes (env, predict, replay sample, target actor, target
    critic, critic update, actor update, polyak), MlpPolicy vs SpikingPopPolicy, timers around SB3's own calls;
-5. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
-   peak RSS is its own: ``common.run_grid`` with one run at a time): TD3 SpikingPopPolicy vs MlpPolicy on
+5. predict: latency of ``model.predict`` for one HalfCheetah-v5 observation (SB3's overhead included), MlpPolicy vs
+   SpikingPopPolicy (LIF with the deterministic and the Bernoulli encoder, MDC-SAN) on TD3, and on SAC, every call
+   timed alone, the models taking turns call by call;
+6. training throughput (env steps/s after the warm-up, alternating runs, each run in a fresh process so that its
+   peak RSS is its own: ``common.run_grid`` with one run at a time), with the warm-up's wall time (it includes
+   ``torch.compile``'s compilation for the ``+compile`` variants): TD3 SpikingPopPolicy vs MlpPolicy on
    HalfCheetah-v5, DQN CVTCPolicy vs MlpPolicy on CartPole-v1, RecurrentTD3 GRSN vs GRU core on Pendulum-P-v0, QMIX
    GRSN vs GRU on simple_spread.
 
 ``--baseline REV`` adds the package as of git revision REV (``git archive``, imported in place of the working tree) to
 the recurrent, profile and rtd3 runs: before and after a change, side by side in one run.
 
-    python bench/speed.py --threads 2 [--sections kernel profile recurrent td3steps td3 dqn rtd3 qmix] \
+    python bench/speed.py --threads 2 [--sections kernel profile recurrent td3steps predict td3 dqn rtd3 qmix] \
         [--device cuda] [--reps 3] [--baseline REV]
 """
 
@@ -128,9 +132,10 @@ def kernel_table(device: torch.device, reps: int, rounds: int, compiled: bool) -
         "Pop-SAN (sb3_spiking)": lambda x: torch.tanh(popsan(x)),
         "Pop-SAN (per-timestep reference)": reference,
     }
+    compiled_name = "Pop-SAN (sb3_spiking, torch.compile)"
     if compiled:
         popsan_compiled = torch.compile(popsan.forward)
-        actors["Pop-SAN (sb3_spiking, torch.compile)"] = lambda x: torch.tanh(popsan_compiled(x))
+        actors[compiled_name] = lambda x: torch.tanh(popsan_compiled(x))
 
     def train_step(actor: Callable[[Tensor], Tensor], x: Tensor) -> Callable[[], None]:
         def run() -> None:
@@ -153,8 +158,12 @@ def kernel_table(device: torch.device, reps: int, rounds: int, compiled: bool) -
         cases[f"fwd+bwd, batch {batch}"] = {name: train_step(a, x) for name, a in actors.items()}
     x1 = torch.randn(1, OBS, device=device)
     cases["inference, batch 1"] = {name: infer(a, x1) for name, a in actors.items()}
-    for fns in cases.values():
-        for fn in fns.values():
+    first_calls = {}  # the compiled actor's first call of each case: its compilation
+    for case, fns in cases.items():
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            first_calls[case, name] = time.perf_counter() - start
             median_ms(fn, 10)
     times: dict[str, dict[str, list[float]]] = {case: {name: [] for name in actors} for case in cases}
     for _ in range(rounds):
@@ -168,6 +177,9 @@ def kernel_table(device: torch.device, reps: int, rounds: int, compiled: bool) -
         med = {name: statistics.median(times[case][name]) for name in actors}
         cells = " | ".join(f"{ms:.3f} ({ms / med['MLP']:.1f}x)" for ms in med.values())
         print(f"| {case} | {cells} |")
+    if compiled:
+        seconds = ", ".join(f"{case} {first_calls[case, compiled_name]:.1f} s" for case in cases)
+        print(f"\nCompilation (first call of each case, torch.compile): {seconds}")
 
 
 def _macs(sizes: list[int]) -> int:
@@ -295,10 +307,12 @@ def _peak_rss_mib() -> float:
 def _throughput_run(section: str, variant: str, device: str, source: str | None = None) -> dict[str, float]:
     """One throughput run (in its own process, see :func:`common.run_grid`): env steps/s after the warm-up."""
     model, warmup, measured = _build(section, variant, device, seed=0, source=source)
+    start = time.perf_counter()
     model.learn(warmup)
+    warmup_s = time.perf_counter() - start
     start = time.perf_counter()
     model.learn(measured, reset_num_timesteps=False)
-    return {"rate": measured / (time.perf_counter() - start), "peak_rss_mib": _peak_rss_mib()}
+    return {"rate": measured / (time.perf_counter() - start), "warmup_s": warmup_s, "peak_rss_mib": _peak_rss_mib()}
 
 
 SECTIONS = {
@@ -348,13 +362,14 @@ def throughput_table(
 
     base = statistics.median(select(variants[0], codes[0][0], "rate"))
     print(f"\n### {title} ({device}, {threads} thread(s), median of {reps} alternating runs)\n")
-    print("| variant | env steps/s | ratio | peak RSS (MiB) |")
-    print("|---|---|---|---|")
+    print("| variant | env steps/s | ratio | warm-up (s, with compilation) | peak RSS (MiB) |")
+    print("|---|---|---|---|---|")
     for variant in variants:
         for code, _ in codes:
             rate = statistics.median(select(variant, code, "rate"))
+            warmup = statistics.median(select(variant, code, "warmup_s"))
             peak = max(select(variant, code, "peak_rss_mib"))
-            print(f"| {names[variant, code]} | {rate:.1f} | {rate / base:.2f}x | {peak:.0f} |")
+            print(f"| {names[variant, code]} | {rate:.1f} | {rate / base:.2f}x | {warmup:.0f} | {peak:.0f} |")
 
 
 def recurrent_table(threads: int, reps: int, baseline: str | None) -> None:
@@ -465,15 +480,64 @@ def td3_steps_table(device: str, threads: int, reps: int) -> None:
     print(f"| whole step | {totals[0]:.2f} | {totals[1]:.2f} | {totals[1] - totals[0]:+.2f} |")
 
 
+PREDICT_MODELS = {
+    "TD3": {
+        "MlpPolicy": ("MlpPolicy", dict(net_arch=[256, 256])),
+        "SpikingPopPolicy (LIF, deterministic encoder)": ("SpikingPopPolicy", {}),
+        "SpikingPopPolicy (LIF, Bernoulli encoder)": ("SpikingPopPolicy", dict(encoder="bernoulli")),
+        "SpikingPopPolicy (MDC-SAN)": ("SpikingPopPolicy", dict(neuron="dynamic")),
+    },
+    "SAC": {
+        "MlpPolicy": ("MlpPolicy", dict(net_arch=[256, 256])),
+        "SpikingPopPolicy (LIF, deterministic encoder)": ("SpikingPopPolicy", {}),
+    },
+}
+
+
+def predict_table(device: str, calls: int) -> None:
+    """
+    Latency of ``model.predict`` for one observation, SB3's overhead included: the models of one algorithm take turns
+    call by call (so that no model runs with caches warmed by its own previous call), every call timed alone; median.
+    """
+    import gymnasium as gym
+    import numpy as np
+    from stable_baselines3 import SAC, TD3
+
+    import sb3_spiking  # noqa: F401  (registers SpikingPopPolicy)
+
+    env = gym.make("HalfCheetah-v5")
+    obs = np.random.default_rng(0).uniform(-3.0, 3.0, (calls, *env.observation_space.shape)).astype(np.float32)
+    print(f"\n### model.predict, one HalfCheetah-v5 observation ({device}, median of {calls} calls per model)\n")
+    print("| algorithm | policy | ms | ratio to MlpPolicy |\n|---|---|---|---|")
+    for algo, policies in PREDICT_MODELS.items():
+        cls = {"TD3": TD3, "SAC": SAC}[algo]
+        models = {
+            name: cls(policy, env, policy_kwargs=kwargs, seed=0, device=device)
+            for name, (policy, kwargs) in policies.items()
+        }
+        times: dict[str, list[float]] = {name: [] for name in models}
+        for i in range(-50, calls):  # 50 warm-up rounds
+            for name, model in models.items():
+                start = time.perf_counter()
+                model.predict(obs[max(i, 0)], deterministic=True)
+                if i >= 0:
+                    times[name].append(time.perf_counter() - start)
+        mlp = statistics.median(times["MlpPolicy"])
+        for name, values in times.items():
+            ms = statistics.median(values)
+            print(f"| {algo} | {name} | {1e3 * ms:.3f} | {ms / mlp:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    choices = ["kernel", "profile", "recurrent", "td3steps", *SECTIONS]
+    choices = ["kernel", "profile", "recurrent", "td3steps", "predict", *SECTIONS]
     parser.add_argument("--sections", nargs="+", default=choices, choices=choices)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3, help="alternating training runs per variant")
     parser.add_argument("--kernel-reps", type=int, default=100)
     parser.add_argument("--kernel-rounds", type=int, default=5)
+    parser.add_argument("--predict-calls", type=int, default=2000, help="timed predict calls per model")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
     parser.add_argument("--baseline", help="git revision measured before the working tree (recurrent, profile, rtd3)")
     args = parser.parse_args()
@@ -489,6 +553,8 @@ def main() -> None:
             recurrent_table(args.threads, args.reps, args.baseline)
         elif section == "td3steps":
             td3_steps_table(args.device, args.threads, args.reps)
+        elif section == "predict":
+            predict_table(args.device, args.predict_calls)
         else:
             throughput_table(section, args.device, args.threads, args.reps, not args.no_compile, args.baseline)
 
