@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sb3_spiking.policies.popsan import PopSANConfig, SpikingPopPolicy, SpikingPopSACPolicy
+from sb3_spiking.policies.popsan import network as network_module
 from sb3_spiking.snn.coding import (
     ENCODER_THRESHOLD,
     PopulationEncoder,
@@ -179,3 +180,43 @@ def test_sac_predict_gives_the_squashed_mean_of_the_training_forward(neuron: str
     assert mean.requires_grad
     np.testing.assert_array_equal(actions, model.unscale_action(torch.tanh(mean).detach().numpy()))
     assert np.std(actions / model.action_space.high) > 0.05
+
+
+@pytest.mark.parametrize("encoder, taken", [("deterministic", True), ("bernoulli", True), ("real", False)])
+def test_predict_takes_the_scripted_lif_path_unless_hooked(
+    encoder: str, taken: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``predict`` of a LIF actor runs the one-function inference path (the actions above are checked against the
+    training forward); a forward hook on any submodule turns it off so that the hook runs (the energy count uses
+    them), and the actions stay the same."""
+    model = policy(SpikingPopPolicy, "lif", encoder, "rectangular")
+    calls: list[int] = []
+    original = network_module._lif_inference
+
+    def counted(*args: object) -> torch.Tensor:
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(network_module, "_lif_inference", counted)
+    obs = np.random.default_rng(3).uniform(-3, 3, (4, OBS)).astype(np.float32)
+    fast, _ = model.predict(obs, deterministic=True)
+    assert len(calls) == int(taken)
+    seen: list[torch.Tensor] = []
+    handle = model.actor.net.neurons[1].register_forward_hook(lambda _m, _i, out: seen.append(out))
+    hooked, _ = model.predict(obs, deterministic=True)
+    handle.remove()
+    assert len(calls) == int(taken) and len(seen) == 1  # the hooked call ran the modules
+    np.testing.assert_array_equal(fast, hooked)
+    with torch.no_grad():
+        assert torch.equal(seen[0], layer_spikes(model, torch.as_tensor(obs), layer=1))
+
+
+def layer_spikes(model: SpikingPopPolicy, obs: torch.Tensor, layer: int) -> torch.Tensor:
+    """Spikes of one layer, running the modules one by one."""
+    net = model.actor.net
+    frames = net.encoder(obs)
+    for k, (linear, neuron) in enumerate(zip(net.layers, net.neurons, strict=True)):
+        frames = neuron(linear(frames))
+        if k == layer:
+            return frames
+    raise IndexError(layer)

@@ -45,8 +45,38 @@ def _regular_spikes(stimulus: Tensor, spike_ts: int) -> Tensor:
     every boundary ``t A = k theta`` in float32; in float64 only exactly on such a boundary, where the loop's
     rounding fires and this does not.
     """
-    counts = torch.mul(stimulus, _steps(spike_ts, stimulus)).div_(ENCODER_THRESHOLD).ceil_().clamp_(min=1.0)
+    return _counted_spikes(stimulus, _steps(spike_ts, stimulus))
+
+
+def _counted_spikes(stimulus: Tensor, steps: Tensor, threshold: float = ENCODER_THRESHOLD) -> Tensor:
+    """:func:`_regular_spikes` given the steps ``t = 0 .. T`` (:func:`_steps`); TorchScript-able."""
+    counts = torch.mul(stimulus, steps).div_(threshold).ceil_().clamp_(min=1.0)
     return torch.diff(counts, dim=0)  # counts: n_t + 1 for t = 0 .. T
+
+
+def gaussian_stimulus(obs: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """
+    Gaussian receptive fields (Eq. 7): ``A = exp(-(o - mu)^2 / (2 sigma^2))``.
+
+    :param obs: observations (batch, obs_dim)
+    :param mean: ``mu`` (obs_dim, pop_dim)
+    :param std: ``sigma`` (obs_dim, pop_dim)
+    :return: ``A`` (batch, obs_dim * pop_dim), neuron ``j`` of dimension ``i`` at ``i * pop_dim + j``
+    """
+    return torch.exp(-0.5 * (obs.unsqueeze(-1) - mean).pow(2) / std.pow(2)).flatten(-2)
+
+
+def population_readout(spikes: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """
+    Firing rates of each action's population (Eq. 14-15) read out by its own linear unit (Eq. 16).
+
+    :param spikes: output population spikes (T, batch, act_dim * pop_dim)
+    :param weight: (act_dim, pop_dim)
+    :param bias: (act_dim,)
+    :return: pre-squashing actions (batch, act_dim)
+    """
+    rate = spikes.mean(0).unflatten(-1, (weight.shape[0], weight.shape[1]))  # Eq. 14-15
+    return (rate * weight).sum(-1) + bias  # Eq. 16
 
 
 def _encoder_gains(spike_ts: int, like: Tensor) -> Tensor:
@@ -182,7 +212,7 @@ class PopulationEncoder(nn.Module):
         :param obs: observations (batch, obs_dim)
         :return: ``A`` (batch, obs_dim * pop_dim), neuron ``j`` of dimension ``i`` at ``i * pop_dim + j``
         """
-        return torch.exp(-0.5 * (obs.unsqueeze(-1) - self.mean).pow(2) / self.std.pow(2)).flatten(-2)  # Eq. 7
+        return gaussian_stimulus(obs, self.mean, self.std)  # Eq. 7
 
     def forward(self, obs: Tensor) -> Tensor:
         """
@@ -248,8 +278,7 @@ class PopulationDecoder(nn.Module):
         :param spikes: output population spikes (T, batch, act_dim * pop_dim)
         :return: pre-squashing actions (batch, act_dim)
         """
-        rate = spikes.mean(0).unflatten(-1, (self.act_dim, self.pop_dim))  # Eq. 14-15
-        return (rate * self.weight).sum(-1) + self.bias  # Eq. 16
+        return population_readout(spikes, self.weight, self.bias)  # Eq. 14-16
 
     def extra_repr(self) -> str:
         return f"act_dim={self.act_dim}, pop_dim={self.pop_dim}"

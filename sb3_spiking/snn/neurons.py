@@ -437,12 +437,21 @@ def _lif_scan(drive: Tensor, current_decay: float, voltage_decay: float, thresho
     :return: the negated membrane potentials before the reset, ``-v_t`` (T, ..., N); spikes: :func:`_lif_spikes`
     """
     negated = _decayed_sum(drive, current_decay, sign=-1.0)  # Eq. 11, -c_t, overwritten in place by -v_t
-    bound = _silent_bound(threshold, drive.dtype)
-    steps = negated.unbind(0)
-    for t in range(1, len(steps)):
-        # Eq. 12: -v_t = -c_t + d_v (-v_(t-1)) (1 - o_(t-1))
-        steps[t].add_(torch.threshold(steps[t - 1], bound, 0.0), alpha=voltage_decay)
+    _compiled(_lif_loop)(negated, _silent_bound(threshold, drive.dtype), voltage_decay)
     return negated
+
+
+def _lif_loop(negated: Tensor, bound: float, voltage_decay: float) -> None:
+    """
+    The per-step part of :func:`_lif_scan`, in place: ``-c_t`` becomes ``-v_t``.
+
+    :param negated: ``-c_t`` (T, ..., N)
+    :param bound: :func:`_silent_bound` of the threshold
+    :param voltage_decay: ``d_v``
+    """
+    for t in range(1, negated.shape[0]):
+        # Eq. 12: -v_t = -c_t + d_v (-v_(t-1)) (1 - o_(t-1))
+        negated[t].add_(torch.threshold(negated[t - 1], bound, 0.0), alpha=voltage_decay)
 
 
 def _lif_spikes(negated: Tensor, threshold: float) -> Tensor:
