@@ -164,3 +164,20 @@ def test_cores_nir_cannot_represent_are_refused() -> None:
     gru = QMIX("gru", spread(), agent_kwargs=dict(hidden_dim=8), device="cpu")
     with pytest.raises(ValueError, match=r"agent_net\.core.*non-spiking core GRUCore"):
         to_nir(gru)
+
+
+def test_export_command_on_a_lif_core_agent(tmp_path) -> None:
+    """`sb3-spiking export AGENT -o core.nir` on a packaged RecurrentDQN agent with a LIF core: the graph file holds
+    the core, the NIR definitions run on it reproduce the core's spikes."""
+    from sb3_spiking.cli import main
+    from sb3_spiking.hub import package
+
+    model, core = lif_core_model("recurrent_dqn")
+    folder = package(model, "CartPole-v1", tmp_path / "agents", n_eval_episodes=1, estimate_energy=False)
+    assert main(["export", str(folder), "-o", str(tmp_path / "core.nir")]) == 0
+    graph = nir.read(tmp_path / "core.nir")
+    assert (tmp_path / "core.host.npz").is_file()
+    inputs = np.random.default_rng(2).uniform(-3, 3, (12, 64, core.input_size)).astype(np.float32)
+    ours = core_spikes(core, inputs)
+    assert 0.05 < ours.mean() < 0.95
+    np.testing.assert_array_equal(nir_lif_reference(graph, inputs), ours)
