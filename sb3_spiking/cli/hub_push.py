@@ -42,17 +42,15 @@ def run(args: argparse.Namespace) -> int:
     """
     from sb3_spiking.hub import push_collection, push_to_hub, read_agent
 
+    hub_kwargs = dict(
+        token=args.token,
+        private=args.private,
+        revision=args.revision,
+        commit_message=args.commit_message,
+        endpoint=args.endpoint,
+    )
     if args.org is not None:
-        urls = push_collection(
-            args.folder,
-            args.org,
-            token=args.token,
-            private=args.private,
-            revision=args.revision,
-            commit_message=args.commit_message,
-            endpoint=args.endpoint,
-        )
-        for repo_id, url in urls.items():
+        for repo_id, url in push_collection(args.folder, args.org, **hub_kwargs).items():
             print(f"{repo_id}: {url}")
         return 0
     package_kwargs = {}
@@ -60,15 +58,5 @@ def run(args: argparse.Namespace) -> int:
         package_kwargs = {"n_eval_episodes": check_int("--n-eval-episodes", args.n_eval_episodes, minimum=1)}
         if args.command:
             package_kwargs["command"] = args.command
-    url = push_to_hub(
-        args.folder,
-        args.repo_id,
-        token=args.token,
-        private=args.private,
-        revision=args.revision,
-        commit_message=args.commit_message,
-        endpoint=args.endpoint,
-        **package_kwargs,
-    )
-    print(url)
+    print(push_to_hub(args.folder, args.repo_id, **hub_kwargs, **package_kwargs))
     return 0
