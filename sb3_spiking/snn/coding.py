@@ -180,11 +180,7 @@ class PopulationEncoder(nn.Module):
         self.mode = self.resolve_mode(mode)
         if obs_dim < 1 or pop_dim < 2 or spike_ts < 1:
             raise ValueError(f"need obs_dim >= 1, pop_dim >= 2 and spike_ts >= 1, got {obs_dim}, {pop_dim}, {spike_ts}")
-        if self.mode != "real" and spike_ts > MAX_SPIKE_TS:
-            raise ValueError(
-                f"spike_ts must be at most {MAX_SPIKE_TS} with the {self.mode!r} encoder (its deterministic spikes "
-                f"fire at most once per step), got {spike_ts}"
-            )
+        self.check_spike_ts(spike_ts, self.mode)
         low, high = (float(m) for m in mean_range)
         if not low < high:
             raise ValueError(f"mean_range must be increasing (low, high), got {mean_range}")
@@ -201,6 +197,16 @@ class PopulationEncoder(nn.Module):
         if mode not in cls.modes:
             raise ValueError(f"unknown encoder {mode!r}; allowed: {list(cls.modes)} (aliases {cls.aliases})")
         return mode
+
+    @staticmethod
+    def check_spike_ts(spike_ts: int, mode: str) -> None:
+        """Refuse more than ``MAX_SPIKE_TS`` steps for the spiking modes (their deterministic spikes are a closed form
+        only while the encoder neuron fires at most once per step)."""
+        if mode != "real" and spike_ts > MAX_SPIKE_TS:
+            raise ValueError(
+                f"spike_ts must be at most {MAX_SPIKE_TS} with the {mode!r} encoder (its deterministic spikes "
+                f"fire at most once per step), got {spike_ts}"
+            )
 
     @property
     def num_neurons(self) -> int:

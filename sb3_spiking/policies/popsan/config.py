@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from sb3_spiking.snn.coding import MAX_SPIKE_TS, PopulationEncoder
+from sb3_spiking.snn.coding import PopulationEncoder
 from sb3_spiking.snn.surrogate import SurrogateLike, make
 from sb3_spiking.validation import check_choice, check_float, check_int, check_sizes
 
@@ -61,11 +61,7 @@ class PopSANConfig:
             raise TypeError(f"encoder must be a string or None, got {encoder!r} ({type(encoder).__name__})")
         self._set("encoder", PopulationEncoder.resolve_mode(encoder))
         self._set("spike_ts", check_int("spike_ts", self.spike_ts, minimum=1))
-        if self.encoder != "real" and self.spike_ts > MAX_SPIKE_TS:
-            raise ValueError(
-                f"spike_ts must be at most {MAX_SPIKE_TS} with the {self.encoder!r} encoder (its deterministic spikes "
-                f"fire at most once per step), got {self.spike_ts}"
-            )
+        PopulationEncoder.check_spike_ts(self.spike_ts, self.encoder)
         self._set("encoder_pop_dim", check_int("encoder_pop_dim", self.encoder_pop_dim, minimum=2))
         self._set("decoder_pop_dim", check_int("decoder_pop_dim", self.decoder_pop_dim, minimum=1))
         self._set("mean_range", self._check_mean_range(self.mean_range))

@@ -18,7 +18,15 @@ from sb3_spiking.snn.coding import (
     gaussian_stimulus,
     population_readout,
 )
-from sb3_spiking.snn.neurons import CurrentLIF, DynamicNeuron, _compiled, _decay_matrix, _lif_loop, _silent_bound
+from sb3_spiking.snn.neurons import (
+    CurrentLIF,
+    DynamicNeuron,
+    _compiled,
+    _decay_matrix,
+    _lif_loop,
+    _lif_spikes,
+    _silent_bound,
+)
 from sb3_spiking.validation import check_int
 
 NEURONS: dict[str, type[nn.Module]] = {"lif": CurrentLIF, "dynamic": DynamicNeuron}
@@ -129,8 +137,8 @@ def _lif_inference(
     """
     ``PopSpikingNetwork.forward`` without autograd for LIF neurons and closed-form encoder spikes, the same operations
     as the modules' own no-grad paths (:func:`gaussian_stimulus`, :func:`_counted_spikes`, ``CurrentLIF``'s
-    :func:`_lif_loop`, :func:`population_readout`) in one function that TorchScript runs (``_compiled``): about 60
-    small operations per observation, which Python would dispatch one by one.
+    :func:`_lif_loop` and :func:`_lif_spikes`, :func:`population_readout`) in one function that TorchScript runs
+    (``_compiled``): about 60 small operations per observation, which Python would dispatch one by one.
 
     :return: action readout before squashing (batch, act_dim)
     """
@@ -139,5 +147,5 @@ def _lif_inference(
         drive = torch.nn.functional.linear(frames.flatten(0, 1), weights[k], biases[k])  # Eq. 11, W o + b
         negated = torch.mm(decay_matrix, drive.view(frames.shape[0], -1)).view(frames.shape[0], frames.shape[1], -1)
         _lif_loop(negated, bound, voltage_decay)  # Eq. 11-12
-        frames = torch.lt(negated, -threshold).to(negated.dtype)  # Eq. 13
+        frames = _lif_spikes(negated, threshold)  # Eq. 13
     return population_readout(frames, decoder_weight, decoder_bias)  # Eq. 14-16
