@@ -129,6 +129,18 @@ def make_qmix(entry: dict[str, Any], env: Any, **kwargs: Any) -> QMIX:
     return QMIX(entry.get("agent", "grsn"), env, **kwargs, **hyper)
 
 
+def make_train_env(
+    env_id: str, entry: dict[str, Any], env_kwargs: dict[str, Any] | None = None, monitor: str | None = None
+) -> VecMonitor:
+    """
+    :param monitor: the monitor file's path without its suffix (``None``: no file)
+    :return: the training env of a QMIX run (one team env, as :func:`make_parallel_env`, with episode statistics)
+    """
+    from sb3_spiking.marl.vec_env import TeamVecEnv
+
+    return VecMonitor(TeamVecEnv(make_parallel_env(env_id, entry, env_kwargs)), filename=monitor)
+
+
 def make_eval_env(env_id: str, entry: dict[str, Any], env_kwargs: dict[str, Any] | None = None) -> Any:
     """:return: the env of ``EvalCallback`` for a QMIX run (one team env, as :func:`make_parallel_env`)"""
     from sb3_spiking.marl import wrap_parallel_env
@@ -146,7 +158,6 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
     :return: the run folder
     """
     from sb3_spiking.marl import QMIX
-    from sb3_spiking.marl.vec_env import TeamVecEnv
 
     entry = read_qmix_entry(conf_file, args.env, args.hyperparams)
     budget = args.n_timesteps if args.n_timesteps > 0 else int(entry["n_timesteps"])
@@ -160,7 +171,7 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
     params_path.mkdir(parents=True, exist_ok=True)
     env_kwargs = args.env_kwargs or {}
     monitor = str(save_path / str(len(list(save_path.glob("*.monitor.csv")))))  # a resumed run adds 1.monitor.csv
-    env = VecMonitor(TeamVecEnv(make_parallel_env(args.env, entry, env_kwargs)), filename=monitor)
+    env = make_train_env(args.env, entry, env_kwargs, monitor)
     trained_agent = str(resume.latest_model()[0]) if resume is not None else args.trained_agent
     if trained_agent:
         model = QMIX.load(trained_agent, env=env, device=args.device, seed=args.seed, verbose=args.verbose)
@@ -199,7 +210,6 @@ def train_qmix(args: argparse.Namespace, conf_file: Path, resume: RunFolder | No
     if args.save_replay_buffer:
         model.save_replay_buffer(save_path / "replay_buffer.pkl")
     return save_path
-
 
 
 class QMIXStudy(ExperimentManager):
@@ -242,10 +252,9 @@ class QMIXStudy(ExperimentManager):
         :return: the last evaluation's mean return
         """
         from sb3_spiking.cli.samplers import QMIXSampler
-        from sb3_spiking.marl.vec_env import TeamVecEnv
 
         entry = QMIXSampler(self.entry, self.n_timesteps)(trial)
-        env = VecMonitor(TeamVecEnv(make_parallel_env(self.env_name.gym_id, entry, self.env_kwargs)))
+        env = make_train_env(self.env_name.gym_id, entry, self.env_kwargs)
         eval_env = make_eval_env(self.env_name.gym_id, entry, self.env_kwargs)
         path = self.optimization_log_path and str(Path(self.optimization_log_path) / f"trial_{trial.number}")
         evaluation = TrialEvalCallback(eval_env, trial, n_eval_episodes=self.n_eval_episodes,
