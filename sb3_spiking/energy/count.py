@@ -525,10 +525,14 @@ def training_networks(model: BaseAlgorithm) -> Training | None:
     return None
 
 
+def _layers(counted: Counted, training: Training | None) -> list[Synapses]:
+    """:return: the layers counted: the acting network's, then those of the ``training`` networks (if any)"""
+    return counted.layers + (training.layers if training is not None else [])
+
+
 @contextlib.contextmanager
 def _hooked(counted: Counted, training: Training | None) -> Iterator[None]:
-    layers = counted.layers + (training.layers if training is not None else [])
-    handles = [layer.module.register_forward_pre_hook(layer.hook) for layer in layers]
+    handles = [layer.module.register_forward_pre_hook(layer.hook) for layer in _layers(counted, training)]
     if training is not None:
         handles += [module.register_forward_hook(hook) for module, hook in training.capture]
     saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in counted.uncompiled]
@@ -560,7 +564,7 @@ def _rollout(
     obs = env.reset()
     state, starts = None, np.ones(env.num_envs, dtype=bool)
     first = counted.layers[0]
-    layers = counted.layers + (training.layers if training is not None else [])
+    layers = _layers(counted, training)
     with _hooked(counted, training), torch.no_grad():
         while first.calls < n_decisions:
             actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
@@ -620,10 +624,10 @@ def estimate(
     finally:
         model.policy.set_training_mode(was_training)
     decisions = counted.layers[0].calls
-    layers, ann_macs = counted.layers, counted.ann_macs
+    layers, ann_macs = _layers(counted, training), counted.ann_macs
     network, ann = counted.network, counted.ann
     if training is not None:
-        layers, ann_macs = layers + training.layers, ann_macs + training.ann_macs
+        ann_macs = ann_macs + training.ann_macs
         network, ann = f"{network} + {training.network}", f"{ann} + {training.network}"
     return EnergyReport(
         network=network,
