@@ -15,7 +15,7 @@ import copy
 import io
 import operator
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,30 +202,41 @@ def config_path(algo: str, conf_file: str | Path | None = None) -> Path:
 
 
 def read_entry(
-    conf_file: str | Path, env_id: str, hyperparams: dict[str, Any] | None = None, allowed: list[str] | None = None
+    conf_file: str | Path,
+    env_id: str,
+    hyperparams: dict[str, Any] | None = None,
+    allowed: Sequence[str] | None = None,
+    *,
+    aliases: Sequence[str] = (),
+    literal_keys: Sequence[str] = LITERAL_KEYS,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """
     One entry of a zoo config as written, its Python-literal strings parsed (never ``eval()``-ed) and the overrides
     applied.
 
     :param conf_file: the YAML file
-    :param env_id: the entry's key (else the file's ``default`` entry)
+    :param env_id: the entry's key (else the first of ``aliases`` the file has, else its ``default`` entry)
     :param hyperparams: overrides; dotted keys change one entry inside a dict (``{"policy_kwargs.surrogate": "x"}``)
     :param allowed: the keys an override may start with, ``None`` for any
+    :param aliases: other keys the entry may be under
+    :param literal_keys: the keys whose string values are Python literals
+    :param owner: what the keys are for, named in the error for an unknown key (``None``: not named)
     :return: the entry
     """
     entries = yaml.safe_load(Path(conf_file).read_text()) or {}
-    key = env_id if env_id in entries else "default"
-    if key not in entries:
+    key = next((k for k in (env_id, *aliases, "default") if k in entries), None)
+    if key is None:
         raise ValueError(f"no entry for env {env_id!r} in {str(conf_file)!r}; entries: {sorted(entries)}")
     entry = copy.deepcopy(entries[key])
-    for name in LITERAL_KEYS:
+    for name in literal_keys:
         if isinstance(entry.get(name), str):
             entry[name] = parse_literal(entry[name])
     for name, value in (hyperparams or {}).items():
         top = name.split(".")[0]
         if allowed is not None and top not in allowed:
-            raise ValueError(f"unknown config key {top!r}{suggest(top, allowed)}")
+            where = f" for {owner}" if owner else ""
+            raise ValueError(f"unknown config key {top!r}{where}{suggest(top, allowed)}")
         set_nested(entry, name, value)
     return entry
 

@@ -8,7 +8,6 @@ QMIX runs on PettingZoo parallel envs (rl_zoo3 has no multi-agent path), in rl_z
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib
 import inspect
 import sys
@@ -27,9 +26,9 @@ from rl_zoo3.utils import get_latest_run_id
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback, ProgressBarCallback
 from stable_baselines3.common.vec_env import VecMonitor
 
-from sb3_spiking.cli.common import RunFolder, companion_files, saved_form, suggest
+from sb3_spiking.cli.common import RunFolder, companion_files, saved_form
 from sb3_spiking.cli.manager import ResumableCheckpoint, prefill_evaluations
-from sb3_spiking.zoo import LITERAL_KEYS, parse_literal, set_nested
+from sb3_spiking.zoo import LITERAL_KEYS, read_entry
 
 if TYPE_CHECKING:
     from sb3_spiking.marl import QMIX
@@ -55,21 +54,16 @@ def read_qmix_entry(conf_file: str | Path, env_id: str, overrides: dict[str, Any
     """
     from sb3_spiking.marl import QMIX
 
-    entries = yaml.safe_load(Path(conf_file).read_text()) or {}
-    key = next((k for k in (env_id, entry_key(env_id), "default") if k in entries), None)
-    if key is None:
-        raise ValueError(f"no entry for env {env_id!r} in {str(conf_file)!r}; entries: {sorted(entries)}")
-    entry = copy.deepcopy(entries[key])
-    for name in (*LITERAL_KEYS, "optimizer_kwargs"):
-        if isinstance(entry.get(name), str):
-            entry[name] = parse_literal(entry[name])
     allowed = sorted({*RUN_KEYS, *inspect.signature(QMIX.__init__).parameters} - {"self", "env", "_init_setup_model"})
-    for name, value in (overrides or {}).items():
-        top = name.split(".")[0]
-        if top not in allowed:
-            raise ValueError(f"unknown config key {top!r} for QMIX{suggest(top, allowed)}")
-        set_nested(entry, name, value)
-    return entry
+    return read_entry(
+        conf_file,
+        env_id,
+        overrides,
+        allowed,
+        aliases=(entry_key(env_id),),
+        literal_keys=(*LITERAL_KEYS, "optimizer_kwargs"),
+        owner="QMIX",
+    )
 
 
 def env_factory(env_id: str, entry: dict[str, Any]) -> Callable[..., Any]:
