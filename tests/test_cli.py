@@ -138,6 +138,41 @@ def test_trained_agent_continues_num_timesteps_in_a_new_folder(tmp_path: Path) -
     assert pickle.loads((second / "replay_buffer.pkl").read_bytes()).pos == 160  # the first run's 100 kept
 
 
+
+def test_package_a_run_folder_card_states_its_budget_and_command(tmp_path: Path) -> None:
+    import json
+    import shlex
+
+    import torch
+    from huggingface_hub import ModelCard
+
+    from sb3_spiking.hub import load_local, package
+
+    folder = train(tmp_path / "a", "td3", "Pendulum-v1", 150, TINY_TD3)
+    agent = package(folder, None, tmp_path / "agents", n_eval_episodes=2)
+    assert zoo_entry("td3", "Pendulum-v1")["n_timesteps"] != 150  # the run's -n, not the entry's budget, is stated
+    card = ModelCard.load(agent / "README.md").text
+    assert "- budget: 150 env steps (150 done)" in card and "- seed: 0" in card
+    assert ".." not in card.split("## Energy per decision")[1].split("## Reproduce")[0]
+    results = json.loads((agent / "results.json").read_text())
+    model, env = load_local(agent, seed=0, device="cpu")
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    mean, _ = evaluate_policy(model, env, n_eval_episodes=2, deterministic=True)
+    assert results["mean_reward"] == pytest.approx(mean)
+    # the card's command, run again, trains the same agent
+    command = shlex.split(card.split("```bash\n")[1].split("\n```")[0])
+    assert command[:2] == ["sb3-spiking", "train"] and command[command.index("-n") + 1] == "150"
+    again = tmp_path / "b"
+    assert main([*command[1:], "-f", str(again), "--verbose", "0", "--device", "cpu"]) == 0
+    retrained, _ = load_run(sorted((again / "td3").glob("Pendulum-v1_*"))[-1], device="cpu")
+    again_state = retrained.policy.state_dict()
+    for name, value in model.policy.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            torch.testing.assert_close(again_state[name], value, rtol=0, atol=0, msg=name)
+        else:  # extra state (the surrogates' settings)
+            assert again_state[name] == value, name
+
 def test_plain_rl_zoo3_train_on_our_config_and_our_loader(tmp_path: Path, monkeypatch) -> None:
     import rl_zoo3.train
 

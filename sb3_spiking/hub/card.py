@@ -81,9 +81,10 @@ def _energy_text(energy: dict[str, Any]) -> str:
             f"; {energy.get('ratio', per_decision / energy['ann_energy_pj_per_decision']):.1%} of the "
             f"{energy['ann_energy_pj_per_decision']:,.0f} pJ of the equivalent {energy.get('ann', 'ANN')}"
         )
+    text += "."
     if "convention" in energy:
-        text += f". Convention: {energy['convention']}"
-    return text + "."
+        text += f" Convention: {energy['convention']}"
+    return text
 
 
 def model_card(
@@ -93,6 +94,7 @@ def model_card(
     repo_id: str,
     results: dict[str, Any],
     config: dict[str, Any],
+    n_timesteps: int | None = None,
     command: str = "",
     energy: dict[str, Any] | None = None,
     extra: str = "",
@@ -109,6 +111,7 @@ def model_card(
     :param repo_id: the Hub repository (for the usage lines)
     :param results: ``results.json``
     :param config: ``config.yml``
+    :param n_timesteps: the training budget when the run set one (rl_zoo3's ``-n``), else ``config["n_timesteps"]``
     :param command: the command that trained the agent
     :param energy: ``sb3_spiking.energy.estimate(...).to_dict()``, ``None`` when not estimated
     :param extra: more markdown
@@ -133,7 +136,7 @@ def model_card(
         ],
     )
     settings = "\n".join(f"| `{key}` | `{value}` |" for key, value in policy_settings(model).items())
-    budget = config.get("n_timesteps", model.num_timesteps)
+    budget = n_timesteps or config.get("n_timesteps", model.num_timesteps)
     sections = [
         f"# {type(model).__name__} + {policy} on {env_id}",
         f"A spiking agent trained with [sb3-spiking](https://github.com/sb3-spiking/sb3-spiking). Mean return "

@@ -20,6 +20,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize, unwrap_vec_normalize
 
+from sb3_spiking.energy import estimate
 from sb3_spiking.hub.card import model_card
 from sb3_spiking.hub.folder import AgentFiles, algorithms, env_name, load_local, read_agent
 from sb3_spiking.resources import data_dir
@@ -118,12 +119,8 @@ def _metrics_zip(source: AgentFiles | None, path: Path) -> None:
 
 
 def _estimate_energy(model: BaseAlgorithm, env: Any) -> dict[str, Any] | None:
-    """:return: ``sb3_spiking.energy.estimate(model, env).to_dict()`` when the energy module can give it"""
-    if importlib.util.find_spec("sb3_spiking.energy") is None:
-        return None
-    estimate = getattr(importlib.import_module("sb3_spiking.energy"), "estimate", None)
-    if estimate is None:
-        return None
+    """:return: ``sb3_spiking.energy.estimate(model, env).to_dict()``, ``None`` (with a warning) for a model it cannot
+    count"""
     try:
         return estimate(model, env=env).to_dict()
     except (NotImplementedError, ValueError, TypeError) as error:
@@ -240,6 +237,7 @@ def package(
             repo_id or f"{DEFAULT_ORG}/{folder.name}",
             results,
             config,
+            n_timesteps=args["n_timesteps"] if args.get("n_timesteps", -1) > 0 else None,
             command=command,
             energy=results.get("energy"),
             extra=extra_card,
