@@ -18,6 +18,7 @@ demo: setup
 
 test: setup
 	$(PY) -m ruff check sb3_spiking tests bench
+	$(PY) -m ruff format --check sb3_spiking tests bench
 	$(PY) -m pytest -q -n 2 -m "slow or not slow" tests  # everything, incl. the slow compile checks
 
 .PHONY: setup demo test

@@ -290,4 +290,3 @@ def load_entry(
         callbacks=callbacks,
         hyperparams=saved,
     )
-

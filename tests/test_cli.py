@@ -138,7 +138,6 @@ def test_trained_agent_continues_num_timesteps_in_a_new_folder(tmp_path: Path) -
     assert pickle.loads((second / "replay_buffer.pkl").read_bytes()).pos == 160  # the first run's 100 kept
 
 
-
 def test_package_a_run_folder_card_states_its_budget_and_command(tmp_path: Path) -> None:
     import json
     import shlex
@@ -172,6 +171,7 @@ def test_package_a_run_folder_card_states_its_budget_and_command(tmp_path: Path)
             torch.testing.assert_close(again_state[name], value, rtol=0, atol=0, msg=name)
         else:  # extra state (the surrogates' settings)
             assert again_state[name] == value, name
+
 
 def test_plain_rl_zoo3_train_on_our_config_and_our_loader(tmp_path: Path, monkeypatch) -> None:
     import rl_zoo3.train
@@ -293,7 +293,8 @@ def test_tune_qmix_two_trials(tmp_path: Path) -> None:
     argv = ["tune", "--algo", "qmix", "--env", "mpe2:simple_spread_v3", "--env-kwargs", "N:2", "max_cycles:10",
             "-n", "200", "--n-trials", "2", "--n-evaluations", "2", "--eval-episodes", "2", "-f", str(tmp_path),
             "--optimization-log-path", str(trials_log), "--verbose", "0", "--device", "cpu",
-            "--hyperparams", "agent_kwargs.hidden_dim:8", "agent_kwargs.fc_dim:8", "mixer_kwargs.hypernet_hidden:8"]
+            "--hyperparams", "agent_kwargs.hidden_dim:8", "agent_kwargs.fc_dim:8",
+            "mixer_kwargs.hypernet_hidden:8"]  # fmt: skip
     assert main(argv) == 0
     # the default storage: an SQLite file in the log folder, the study named after algorithm and env
     storage = f"sqlite:///{tmp_path / 'qmix' / 'simple_spread_v3_optuna.db'}"
@@ -358,8 +359,9 @@ def test_bad_input_lists_the_valid_choices(tmp_path: Path, capsys) -> None:
 def test_sweep_grid_seeds_and_variant_names() -> None:
     assert sweep_module.parse_seeds("0-2,7,1") == [0, 1, 2, 7]
     assert sweep_module.split_values("[64,64],[8],'a,b'") == ["[64,64]", "[8]", "'a,b'"]
-    grid = sweep_module.parse_grid([["policy_kwargs.surrogate:rectangular,arctan"],
-                                    ["policy_kwargs.hidden_sizes:[8],[4,4]"]])
+    grid = sweep_module.parse_grid(
+        [["policy_kwargs.surrogate:rectangular,arctan"], ["policy_kwargs.hidden_sizes:[8],[4,4]"]]
+    )
     assert grid == {"policy_kwargs.surrogate": ["rectangular", "arctan"], "policy_kwargs.hidden_sizes": [[8], [4, 4]]}
     name = sweep_module.variant_name({"policy_kwargs.surrogate": "arctan", "policy_kwargs.hidden_sizes": [4, 4]})
     assert name == "policy_kwargs.surrogate=arctan,policy_kwargs.hidden_sizes=_4,_4_"

@@ -110,9 +110,7 @@ def test_scheduled_sharpness_survives_save_load(case: str, tmp_path: Path) -> No
 
     loaded = type(model).load(tmp_path / "model", device="cpu")
     assert [s.sharpness for s in iter_surrogates(loaded.policy)] == pytest.approx([8.0] * len(default))
-    assert [s.to_dict() for s in iter_surrogates(loaded.policy)] == [
-        s.to_dict() for s in iter_surrogates(model.policy)
-    ]
+    assert [s.to_dict() for s in iter_surrogates(loaded.policy)] == [s.to_dict() for s in iter_surrogates(model.policy)]
     expected = _grads(model, output)
     assert sum(float(g.abs().sum()) for g in expected) > 0
     for got, want in zip(_grads(loaded, output), expected, strict=True):

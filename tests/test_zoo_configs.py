@@ -126,7 +126,7 @@ def test_load_entry_reads_plain_string_wrappers(tmp_path: Path) -> None:
         "  policy: CVTCPolicy\n"
         "  n_timesteps: 100\n"
         "  env_wrapper: gymnasium.wrappers.TimeAwareObservation\n"  # rl_zoo3's plain-string form
-        "  policy_kwargs: \"dict(hidden_sizes=[8], gains=[1.0, 1.0, 1.0, 1.0, 1.0])\"\n"
+        '  policy_kwargs: "dict(hidden_sizes=[8], gains=[1.0, 1.0, 1.0, 1.0, 1.0])"\n'
     )
     entry = load_entry("dqn", "CartPole-v1", conf)
     env = entry.make_env(seed=0)

@@ -267,8 +267,7 @@ class QMIX(BaseAlgorithm):
         """
         self._update_learning_rate(self.policy.optimizer)
         stats = [
-            self.learner.update(self.replay_buffer.sample(batch_size or self.batch_size))
-            for _ in range(gradient_steps)
+            self.learner.update(self.replay_buffer.sample(batch_size or self.batch_size)) for _ in range(gradient_steps)
         ]
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
