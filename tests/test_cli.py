@@ -4,8 +4,10 @@ sweep and bad input, on budgets of a few hundred env steps."""
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import re
+import shlex
 import socket
 import sys
 import types
@@ -13,11 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
+from huggingface_hub import ModelCard
+from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_spiking.cli import COMMANDS, main
 from sb3_spiking.cli import sweep as sweep_module
 from sb3_spiking.cli.common import find_run, format_literal, load_run, register_algorithms, saved_num_timesteps
+from sb3_spiking.hub import load_local, package
 from sb3_spiking.resources import data_dir
 from sb3_spiking.zoo import parse_literal
 
@@ -88,8 +94,6 @@ def test_train_writes_a_run_folder_that_evaluates(tmp_path: Path, algo: str, cap
     model, vec_env = load_run(folder, device="cpu")
     assert model.num_timesteps >= n
     # evaluate prints the mean of the episode returns that evaluate_policy gives on the same env
-    from stable_baselines3.common.evaluation import evaluate_policy
-
     expected, _ = evaluate_policy(model, vec_env, n_eval_episodes=2, deterministic=True)
     assert evaluated_mean(capsys, str(folder), "-n", "2", "--device", "cpu") == pytest.approx(expected, abs=0.01)
 
@@ -139,14 +143,6 @@ def test_trained_agent_continues_num_timesteps_in_a_new_folder(tmp_path: Path) -
 
 
 def test_package_a_run_folder_card_states_its_budget_and_command(tmp_path: Path) -> None:
-    import json
-    import shlex
-
-    import torch
-    from huggingface_hub import ModelCard
-
-    from sb3_spiking.hub import load_local, package
-
     folder = train(tmp_path / "a", "td3", "Pendulum-v1", 150, TINY_TD3)
     agent = package(folder, None, tmp_path / "agents", n_eval_episodes=2)
     assert zoo_entry("td3", "Pendulum-v1")["n_timesteps"] != 150  # the run's -n, not the entry's budget, is stated
@@ -155,8 +151,6 @@ def test_package_a_run_folder_card_states_its_budget_and_command(tmp_path: Path)
     assert ".." not in card.split("## Energy per decision")[1].split("## Reproduce")[0]
     results = json.loads((agent / "results.json").read_text())
     model, env = load_local(agent, seed=0, device="cpu")
-    from stable_baselines3.common.evaluation import evaluate_policy
-
     mean, _ = evaluate_policy(model, env, n_eval_episodes=2, deterministic=True)
     assert results["mean_reward"] == pytest.approx(mean)
     # the card's command, run again, trains the same agent

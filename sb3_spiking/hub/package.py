@@ -85,13 +85,20 @@ def _model_config(model: BaseAlgorithm, algo: str, env_id: str, normalized: bool
     return config
 
 
+def _run_budget(args: dict[str, Any]) -> int | None:
+    """:return: the env steps an rl_zoo3 run was given with ``-n`` (its ``args.yml``), ``None`` when it kept the
+    config entry's ``n_timesteps`` (rl_zoo3's -1)"""
+    n_timesteps = args.get("n_timesteps", -1)
+    return n_timesteps if n_timesteps > 0 else None
+
+
 def _train_command(algo: str, env_id: str, config: dict[str, Any], args: dict[str, Any]) -> str:
     """:return: the training command of an rl_zoo3 run, from its ``args.yml``"""
     if not args:
         return ""
     words = ["sb3-spiking", "train", "--algo", algo, "--env", env_id, "--seed", str(config.get("seed", 0))]
-    if args.get("n_timesteps", -1) > 0:
-        words += ["-n", str(args["n_timesteps"])]
+    if _run_budget(args) is not None:
+        words += ["-n", str(_run_budget(args))]
     conf = args.get("conf_file")
     if conf and Path(conf).resolve() != (data_dir("zoo_configs") / f"{algo}.yml").resolve():  # not the default
         words += ["--conf", str(conf)]
@@ -237,7 +244,7 @@ def package(
             repo_id or f"{DEFAULT_ORG}/{folder.name}",
             results,
             config,
-            n_timesteps=args["n_timesteps"] if args.get("n_timesteps", -1) > 0 else None,
+            n_timesteps=_run_budget(args),
             command=command,
             energy=results.get("energy"),
             extra=extra_card,
